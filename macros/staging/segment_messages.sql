@@ -1,0 +1,118 @@
+{#
+    Classifies every row of a Segment/RudderStack message table (identifies, tracks, pages, screens).
+    Returns one row per raw row with typed columns, the corrected event time and `rejection_reason`:
+    null for the row that is staged, otherwise the first matching reason of
+      missing_message_id, missing_identity, missing_timestamp, malformed_json, future_timestamp,
+      missing_event_name (tracks only), duplicate_message_id (a redelivery of a staged message).
+    Of several valid deliveries of one message id the earliest received_at is staged.
+
+    source_relation: the raw table (a source()).
+    payload_column: its JSON column ('traits' or 'properties').
+    extra_columns: further raw columns passed through as they are.
+    event_name_column: the column that must be present (tracks: 'event'), or none.
+#}
+{% macro classify_segment_messages(source_relation, payload_column, extra_columns=[], event_name_column=none) %}
+{%- set max_skew = var('max_clock_skew_minutes') -%}
+{%- set ts = adapter.quote('timestamp') -%}
+with
+
+source as (
+
+    select * from {{ source_relation }}
+
+),
+
+typed as (
+
+    select
+        {{ segmentation.normalise_id('id') }} as message_id,
+        {{ segmentation.normalise_id('anonymous_id') }} as anonymous_id,
+        {{ segmentation.normalise_id('user_id') }} as user_id,
+        {{ ts }} as event_timestamp,
+        original_timestamp,
+        sent_at,
+        received_at,
+        {{ segmentation.normalise_id('context_ip') }} as ip_address,
+        context_user_agent as user_agent,
+        {{ segmentation.normalise_id('context_device_id') }} as device_id,
+        context_page_url as page_url,
+        context_campaign_source as campaign_source,
+        context_campaign_medium as campaign_medium,
+        context_campaign_name as campaign_name,
+        context_consent_category_preferences as consent_preferences,
+        {{ payload_column }},
+        {%- for column in extra_columns %}
+        {{ column }},
+        {%- endfor %}
+        _load_id,
+        _file_name,
+        _file_row_number,
+        _loaded_at,
+        coalesce(
+            {{ ts }} > {{ dbt.dateadd('minute', max_skew, 'received_at') }} and sent_at is not null,
+            false
+        ) as is_clock_skew_corrected
+    from source
+
+),
+
+timed as (
+
+    select
+        *,
+        case
+            when is_clock_skew_corrected
+                then {{ segmentation.clock_skew_corrected('event_timestamp', 'sent_at', 'received_at') }}
+            else event_timestamp
+        end as event_at
+    from typed
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when message_id is null then 'missing_message_id'
+            when anonymous_id is null and user_id is null then 'missing_identity'
+            when event_timestamp is null or received_at is null then 'missing_timestamp'
+            when
+                not coalesce({{ segmentation.is_json_object(payload_column) }}, true)
+                or not coalesce({{ segmentation.is_json_object('consent_preferences') }}, true)
+                then 'malformed_json'
+            when event_at > {{ dbt.dateadd('minute', max_skew, 'received_at') }} then 'future_timestamp'
+            {%- if event_name_column %}
+            when {{ segmentation.normalise_id(event_name_column) }} is null then 'missing_event_name'
+            {%- endif %}
+        end as quarantine_reason
+    from timed
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by message_id, case when quarantine_reason is null then 1 else 0 end
+            order by received_at, _loaded_at, _file_name, _file_row_number
+        ) as delivery_rank
+    from checked
+
+),
+
+classified as (
+
+    select
+        *,
+        coalesce(
+            quarantine_reason,
+            case when delivery_rank > 1 then 'duplicate_message_id' end
+        ) as rejection_reason
+    from ranked
+
+)
+
+select * from classified
+{% endmacro %}

@@ -1,0 +1,1 @@
+{{ segmentation.classify_segment_messages(source('segment', 'identifies'), payload_column='traits') }}

@@ -1,0 +1,4 @@
+{{ segmentation.quarantined_rows(
+    ref('base_segment__pages'),
+    ['message_id', 'anonymous_id', 'user_id', 'event_timestamp', 'event_at', 'received_at']
+) }}
