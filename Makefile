@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine with Python 3.11:
+#   make demo   set up, then run the main job end to end on DuckDB with sample data
+#   make test   set up, then run every test
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lint format docs-contract clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/segmentation demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check orchestration tests
+	$(BIN)/sqlfluff lint models tests/dbt
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix orchestration tests
+	$(BIN)/sqlfluff fix models tests/dbt
+
+docs-contract: $(STAMP)
+	$(BIN)/segmentation contract --write
+
+clean:
+	rm -rf target logs warehouse data .pytest_cache

@@ -1,0 +1,269 @@
+"""The `segmentation` command: generate sample data, load raw files, build the warehouse, run the demo."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orchestration import contract_docs
+from orchestration.dbt_runner import PROJECT_ROOT, DbtFailure, run_dbt
+from orchestration.loader import LoadError, LoadReport, load_folder
+from orchestration.sample_data import generate
+from orchestration.warehouse import Target, connect, resolve_target
+
+console = Console(stderr=True)
+DEFAULT_SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+
+target_option = click.option(
+    "--target",
+    "target_name",
+    default=None,
+    help="profiles.yml target (default: $SEGMENTATION_TARGET or duckdb).",
+)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[item]}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _callback(progress: Progress, description: str) -> Callable[[str, int, int], None]:
+    task = progress.add_task(description, total=None, item="")
+
+    def update(item: str, done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total, item=item)
+
+    return update
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """Warehouse-native customer segmentation: load, stage, resolve identities, build segments."""
+
+
+@main.command("generate")
+@click.option("--people", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_SAMPLE_DIR, show_default=True)
+@click.option("--end-date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Default: today (UTC).")
+@click.option("--days", type=click.IntRange(min=30), default=365, show_default=True)
+@click.option("--format", "file_format", type=click.Choice(["parquet", "csv", "jsonl"]), default="parquet")
+def generate_command(
+    people: int, seed: int, out_dir: Path, end_date, days: int, file_format: str
+) -> None:
+    """Write deterministic sample data (raw files, manifest and ground truth) to a folder."""
+    _generate(people, seed, out_dir, end_date.date() if end_date else None, days, file_format)
+
+
+def _generate(
+    people: int, seed: int, out_dir: Path, end_date: date | None, days: int, file_format: str
+) -> dict:
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    started = time.perf_counter()
+    with _progress() as progress:
+        manifest = generate(
+            out_dir,
+            people=people,
+            seed=seed,
+            end_date=end_date,
+            days=days,
+            file_format=file_format,  # type: ignore[arg-type]
+            progress=_callback(progress, "generate"),
+        )
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    console.print(
+        f"generated {rows:,} raw rows for {people:,} people in {time.perf_counter() - started:.1f} s -> {out_dir}"
+    )
+    return manifest
+
+
+@main.command("load")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@target_option
+def load_command(folder: Path, target_name: str | None) -> None:
+    """Load a folder of contract files (Parquet, CSV, JSONL) into the raw schema, idempotently."""
+    _load(folder, resolve_target(target_name))
+
+
+def _load(folder: Path, target: Target) -> LoadReport:
+    with _progress() as progress:
+        try:
+            report = load_folder(folder, target, progress=_callback(progress, "load"))
+        except LoadError as error:
+            _fail(f"nothing was loaded.\n{error}")
+    table = Table(title=f"load {report.load_id} into {target.name}")
+    for column in ("file", "table", "rows", "status"):
+        table.add_column(column)
+    for row in report.summary_rows():
+        table.add_row(*[str(value) for value in row])
+    console.print(table)
+    return report
+
+
+@main.command("build")
+@target_option
+@click.option("--select", "selection", default=None, help="dbt selection, e.g. 'staging'.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+def build_command(target_name: str | None, selection: str | None, full_refresh: bool) -> None:
+    """Run `dbt build` (seeds, models, tests) against the target."""
+    target = resolve_target(target_name)
+    args = ["build"]
+    if selection:
+        args += ["--select", selection]
+    if full_refresh:
+        args.append("--full-refresh")
+    try:
+        outcome = run_dbt(args, target, console=console, description="dbt build")
+    except DbtFailure as error:
+        _fail(str(error))
+    _print_dbt_outcome(outcome.counts, outcome.warnings, outcome.elapsed_seconds)
+
+
+def _print_dbt_outcome(counts: dict[str, int], warnings: list[tuple[str, str]], elapsed: float) -> None:
+    summary = ", ".join(f"{status}={count}" for status, count in sorted(counts.items()))
+    console.print(f"dbt build finished in {elapsed:.1f} s: {summary}")
+    for node, message in warnings:
+        console.print(f"[yellow]warning[/] {node}: {message}")
+
+
+@main.command("summary")
+@target_option
+def summary_command(target_name: str | None) -> None:
+    """Print staging reconciliation and quarantine reasons of the target's warehouse."""
+    _print_summary(resolve_target(target_name))
+
+
+def _print_summary(target: Target) -> bool:
+    with connect(target) as warehouse:
+        reconciliation = warehouse.query(
+            "select source_name, table_name, raw_rows, staged_rows, duplicate_rows, quarantined_rows, "
+            "is_reconciled from staging.staging_reconciliation order by source_name, table_name"
+        )
+        reasons = []
+        for source_name, table_name, *_ in reconciliation:
+            model = _quarantine_model(source_name, table_name)
+            reasons += [
+                (table_name, reason, count)
+                for reason, count in warehouse.query(
+                    f"select quarantine_reason, count(*) from staging.{model} group by 1 order by 2 desc"
+                )
+            ]
+    table = Table(title="staging reconciliation: raw = staged + duplicates + quarantined")
+    for column in ("source", "table", "raw", "staged", "duplicates", "quarantined", "reconciled"):
+        table.add_column(column, justify="right" if column not in ("source", "table") else "left")
+    all_reconciled = True
+    for source_name, table_name, raw, staged, duplicates, quarantined, ok in reconciliation:
+        all_reconciled = all_reconciled and bool(ok)
+        table.add_row(
+            source_name, table_name, f"{raw:,}", f"{staged:,}", f"{duplicates:,}", f"{quarantined:,}",
+            "[green]yes[/]" if ok else "[red]NO[/]",
+        )
+    console.print(table)
+    reason_table = Table(title="rows not staged, by reason")
+    for column in ("table", "reason", "rows"):
+        reason_table.add_column(column, justify="right" if column == "rows" else "left")
+    for table_name, reason, count in reasons:
+        reason_table.add_row(table_name, reason, f"{count:,}")
+    console.print(reason_table)
+    return all_reconciled
+
+
+def _quarantine_model(source_name: str, table_name: str) -> str:
+    entity = "contacts" if table_name == "crm_contacts" else table_name
+    return f"quarantine_{source_name}__{entity}"
+
+
+@main.command("demo")
+@click.option("--people", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=DEFAULT_SAMPLE_DIR, show_default=True)
+@click.option(
+    "--reset/--no-reset",
+    default=True,
+    show_default=True,
+    help="Start from an empty DuckDB warehouse file (only on the duckdb target).",
+)
+@target_option
+def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name: str | None) -> None:
+    """The main job end to end: generate sample data, load it, dbt build, print a summary."""
+    target = resolve_target(target_name)
+    timings: list[tuple[str, float]] = []
+    console.rule(f"[bold]segmentation demo[/] on target {target.name}")
+    if reset and target.kind == "duckdb" and target.duckdb_path and target.duckdb_path.exists():
+        console.print(f"reset: removing {target.duckdb_path}")
+        target.duckdb_path.unlink()
+        wal = target.duckdb_path.with_name(target.duckdb_path.name + ".wal")
+        if wal.exists():
+            wal.unlink()
+
+    started = time.perf_counter()
+    console.print(f"[bold]1/3 generate[/] {people:,} people (seed {seed})")
+    _generate(people, seed, out_dir, None, 365, "parquet")
+    timings.append(("generate", time.perf_counter() - started))
+
+    started = time.perf_counter()
+    console.print(f"[bold]2/3 load[/] {out_dir} into raw")
+    _load(out_dir, target)
+    timings.append(("load", time.perf_counter() - started))
+
+    started = time.perf_counter()
+    console.print("[bold]3/3 dbt build[/] seeds, models, tests")
+    try:
+        outcome = run_dbt(["build"], target, console=console, description="dbt build")
+    except DbtFailure as error:
+        _fail(str(error))
+    timings.append(("dbt build", time.perf_counter() - started))
+    _print_dbt_outcome(outcome.counts, outcome.warnings, outcome.elapsed_seconds)
+
+    reconciled = _print_summary(target)
+    timing_table = Table(title="timings")
+    timing_table.add_column("stage")
+    timing_table.add_column("seconds", justify="right")
+    for stage, seconds in timings:
+        timing_table.add_row(stage, f"{seconds:.1f}")
+    timing_table.add_row("total", f"{sum(s for _, s in timings):.1f}")
+    console.print(timing_table)
+    where = target.duckdb_path if target.kind == "duckdb" else target.name
+    console.print(f"[bold green]done[/]: warehouse at {where}; every raw row reconciled: {reconciled}")
+    if not reconciled:
+        sys.exit(1)
+
+
+@main.command("contract")
+@click.option("--write", is_flag=True, help="Regenerate the sources YAML and the contract doc tables.")
+def contract_command(write: bool) -> None:
+    """Check (or --write) the files generated from orchestration/contract.py."""
+    if write:
+        for path in contract_docs.write():
+            console.print(f"wrote {path.relative_to(PROJECT_ROOT)}")
+        return
+    stale = contract_docs.drift()
+    if stale:
+        _fail("out of date with orchestration/contract.py (run `segmentation contract --write`): "
+              + ", ".join(str(p.relative_to(PROJECT_ROOT)) for p in stale))
+    console.print("contract files are up to date")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Run dbt in-process with a progress bar and a readable failure report."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dbt.cli.main import dbtRunner
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from orchestration.warehouse import Target
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DbtFailure(RuntimeError):
+    """A dbt command finished with errors or failing tests."""
+
+
+@dataclass
+class DbtOutcome:
+    success: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # (node, status, message)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (node, message)
+    elapsed_seconds: float = 0.0
+
+
+def dbt_env(target: Target) -> dict[str, str]:
+    """Environment variables that make profiles.yml resolve to `target`."""
+    env = {"SEGMENTATION_TARGET": target.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if target.kind == "duckdb" and target.duckdb_path is not None:
+        env["SEGMENTATION_DUCKDB_PATH"] = str(target.duckdb_path)
+    return env
+
+
+def run_dbt(
+    args: list[str],
+    target: Target,
+    console: Console | None = None,
+    description: str = "dbt",
+    raise_on_failure: bool = True,
+) -> DbtOutcome:
+    """Invoke `dbt <args>` against `target` from the project directory, showing progress per node."""
+    console = console or Console(stderr=True)
+    os.environ.update(dbt_env(target))
+    outcome = DbtOutcome(success=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[node]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    task = progress.add_task(description, total=None, node="")
+
+    def on_event(event) -> None:  # dbt EventMsg
+        name = event.info.name
+        if name == "ConcurrencyLine":
+            progress.update(task, total=event.data.node_count)
+        elif name == "NodeStart":
+            progress.update(task, node=event.data.node_info.node_name)
+        elif name == "NodeFinished":
+            progress.advance(task)
+            info = event.data.node_info
+            status = info.node_status
+            if status in {"error", "fail", "runtime error"}:
+                outcome.failures.append((info.unique_id, status, event.data.run_result.message))
+            elif status == "warn":
+                outcome.warnings.append((info.unique_id, event.data.run_result.message))
+        elif name == "CommandCompleted":
+            outcome.elapsed_seconds = event.data.elapsed
+
+    full_args = [
+        *args,
+        "--project-dir",
+        str(PROJECT_ROOT),
+        "--profiles-dir",
+        str(PROJECT_ROOT),
+        "--target",
+        target.name,
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "info",
+    ]
+    cwd = Path.cwd()
+    os.chdir(PROJECT_ROOT)
+    try:
+        with progress:
+            result = dbtRunner(callbacks=[on_event]).invoke(full_args)
+    finally:
+        os.chdir(cwd)
+    outcome.success = bool(result.success)
+    run_results = getattr(result.result, "results", None) or []
+    for node_result in run_results:
+        status = str(node_result.status)
+        outcome.counts[status] = outcome.counts.get(status, 0) + 1
+    if result.exception is not None and not outcome.failures:
+        outcome.failures.append(("dbt", "error", str(result.exception)))
+    if not outcome.success and raise_on_failure:
+        details = "\n".join(f"  {node}: {status}: {message}" for node, status, message in outcome.failures)
+        raise DbtFailure(f"dbt {' '.join(args)} failed (see logs/dbt.log):\n{details}")
+    return outcome

@@ -1,0 +1,168 @@
+"""The main job end to end on DuckDB: generate, load, dbt build (models, data tests, unit tests),
+then every raw row reconciles and staging does exactly what the generator's manifest predicts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.contract import TABLES
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+STAGED_MODEL = {
+    "identifies": "stg_segment__identifies",
+    "tracks": "stg_segment__tracks",
+    "pages": "stg_segment__pages",
+    "screens": "stg_segment__screens",
+    "orders": "stg_shop__orders",
+    "order_items": "stg_shop__order_items",
+    "crm_contacts": "stg_crm__contacts",
+    "deletion_requests": "stg_privacy__deletion_requests",
+}
+QUARANTINE_MODEL = {name: model.replace("stg_", "quarantine_", 1) for name, model in STAGED_MODEL.items()}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run `segmentation demo` as a user would, on a small sample, into a private DuckDB file."""
+    work = tmp_path_factory.mktemp("demo")
+    env = {
+        **os.environ,
+        "SEGMENTATION_TARGET": "duckdb",
+        "SEGMENTATION_DUCKDB_PATH": str(work / "warehouse.duckdb"),
+        "DBT_TARGET_PATH": str(work / "target"),
+        "DBT_LOG_PATH": str(work / "logs"),
+        "COLUMNS": "200",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "demo", "--people", "400", "--seed", "11",
+         "--out", str(work / "sample")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    manifest = json.loads((work / "sample" / "_manifest.json").read_text())
+    return {
+        "returncode": completed.returncode,
+        "output": completed.stdout + completed.stderr,
+        "manifest": manifest,
+        "db": work / "warehouse.duckdb",
+        "sample": work / "sample",
+    }
+
+
+@pytest.fixture(scope="module")
+def warehouse(demo_run: dict):
+    connection = duckdb.connect(str(demo_run["db"]), read_only=True)
+    yield connection
+    connection.close()
+
+
+def test_demo_completes_and_reports_reconciliation(demo_run: dict) -> None:
+    assert demo_run["returncode"] == 0, demo_run["output"][-5000:]
+    assert "every raw row reconciled: True" in demo_run["output"]
+    assert "staging reconciliation" in demo_run["output"]
+
+
+def test_every_raw_row_is_staged_deduplicated_or_quarantined(demo_run: dict, warehouse) -> None:
+    """raw = staged + duplicates + quarantined, counted independently from each relation."""
+    for table in TABLES:
+        raw = warehouse.execute(f"select count(*) from raw.{table}").fetchone()[0]
+        staged = warehouse.execute(f"select count(*) from staging.{STAGED_MODEL[table]}").fetchone()[0]
+        duplicates, quarantined = warehouse.execute(
+            f"select count(*) filter (where quarantine_reason like 'duplicate%'), "
+            f"count(*) filter (where quarantine_reason not like 'duplicate%') from staging.{QUARANTINE_MODEL[table]}"
+        ).fetchone()
+        assert raw > 0, table
+        assert raw == staged + duplicates + quarantined, (table, raw, staged, duplicates, quarantined)
+
+
+def test_staging_outcome_matches_the_generators_prediction(demo_run: dict, warehouse) -> None:
+    """The generator injects each defect on purpose and predicts its reason; staging must agree exactly."""
+    expected = demo_run["manifest"]["expected_staging"]
+    for table in TABLES:
+        staged = warehouse.execute(f"select count(*) from staging.{STAGED_MODEL[table]}").fetchone()[0]
+        reasons = dict(
+            warehouse.execute(
+                f"select quarantine_reason, count(*) from staging.{QUARANTINE_MODEL[table]} group by 1"
+            ).fetchall()
+        )
+        duplicates = sum(count for reason, count in reasons.items() if reason.startswith("duplicate"))
+        quarantined = {reason: count for reason, count in reasons.items() if not reason.startswith("duplicate")}
+        want = expected[table]
+        assert staged == want["staged_rows"], table
+        assert duplicates == want["duplicate_rows"], table
+        assert quarantined == {r: n for r, n in want["quarantined"].items() if n}, table
+
+
+def test_reconciliation_model_agrees(warehouse) -> None:
+    rows = warehouse.execute(
+        "select table_name, raw_rows, staged_rows, duplicate_rows, quarantined_rows, is_reconciled "
+        "from staging.staging_reconciliation"
+    ).fetchall()
+    assert {row[0] for row in rows} == set(TABLES)
+    for table_name, raw, staged, duplicates, quarantined, ok in rows:
+        assert ok and raw == staged + duplicates + quarantined, table_name
+
+
+def test_identifiers_are_normalised_to_the_ground_truth(demo_run: dict, warehouse) -> None:
+    """Staged emails, phones and user ids are exactly the normalised values the truth file knows."""
+    truth = demo_run["sample"] / "_truth" / "identifiers.parquet"
+    missing = warehouse.execute(
+        f"""
+        with staged as (
+            select 'email' as identifier_type, email as identifier_value from staging.stg_segment__identifies
+            union select 'phone', phone from staging.stg_segment__identifies
+            union select 'email', email from staging.stg_shop__orders
+            union select 'email', email from staging.stg_crm__contacts
+            union select 'phone', phone from staging.stg_crm__contacts
+        )
+        select identifier_type, identifier_value from staged
+        where identifier_value is not null
+        except
+        select identifier_type, identifier_value from read_parquet('{truth}')
+        """
+    ).fetchall()
+    assert missing == []
+    variants = warehouse.execute(
+        "select count(*) from staging.stg_segment__identifies where email <> lower(trim(email))"
+    ).fetchone()[0]
+    assert variants == 0
+
+
+def test_clock_skew_is_corrected_and_late_events_kept(warehouse) -> None:
+    corrected, still_future = warehouse.execute(
+        "select count(*) filter (where is_clock_skew_corrected), "
+        "count(*) filter (where event_at > received_at + interval 10 minute) "
+        "from staging.stg_segment__tracks"
+    ).fetchone()
+    assert corrected > 0
+    assert still_future == 0
+    late = warehouse.execute(
+        "select count(*) from staging.stg_segment__tracks where received_at > event_at + interval 1 day"
+    ).fetchone()[0]
+    assert late > 0
+
+
+def test_orders_are_converted_to_the_reporting_currency(warehouse) -> None:
+    rows = warehouse.execute("select distinct currency from staging.stg_shop__orders").fetchall()
+    currencies = {row[0] for row in rows}
+    assert {"EUR", "USD", "GBP", "SEK"} <= currencies
+    mismatched = warehouse.execute(
+        """
+        select count(*) from staging.stg_shop__orders
+        where currency = 'EUR' and abs(total_amount_reporting - total_amount) > 0.0001
+           or currency <> 'EUR' and total_amount > 1 and total_amount_reporting = total_amount
+           or net_amount_reporting > total_amount_reporting + 0.0001
+        """
+    ).fetchone()[0]
+    assert mismatched == 0
