@@ -114,9 +114,9 @@ def _load(folder: Path, target: Target) -> LoadReport:
             _fail(f"nothing was loaded.\n{error}")
     table = Table(title=f"load {report.load_id} into {target.name}")
     for column in ("file", "table", "rows", "status"):
-        table.add_column(column)
+        table.add_column(column, justify="right" if column == "rows" else "left")
     for row in report.summary_rows():
-        table.add_row(*[str(value) for value in row])
+        table.add_row(*[f"{value:,}" if isinstance(value, int) else str(value) for value in row])
     console.print(table)
     return report
 

@@ -147,7 +147,7 @@ class LoadReport:
         return tuple(r for r in self.files if r.status == "skipped_already_loaded")
 
     def summary_rows(self) -> list[tuple[str, str, int, str]]:
-        """(file, table, rows, status) per file, then one `(total)` row per table that had files."""
+        """(file, table, rows, status) per file, then a `(total)` row per table that had several files."""
         rows: list[tuple[str, str, int, str]] = []
         for result in self.files:
             status: str = result.status
@@ -158,7 +158,7 @@ class LoadReport:
             rows.append((result.file_name, result.table, result.rows, status))
         for table_name in TABLES:
             results = [r for r in self.files if r.table == table_name]
-            if not results:
+            if len(results) < 2:
                 continue
             loaded = sum(r.status == "loaded" for r in results)
             rows.append(

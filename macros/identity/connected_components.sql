@@ -1,0 +1,198 @@
+{#
+    Connected components of an undirected graph by randomized contraction
+    (Bögeholz, Brand, Todor, arXiv 1802.09478): each round every node picks, among itself and its
+    neighbours, the one with the smallest seeded hash as its representative; edges are rewritten to
+    representatives, self-loops dropped, duplicates removed. The number of rounds is O(log n) with
+    high probability whatever the graph's diameter. Composing the per-round maps labels every node.
+
+    edges_relation: a relation with integer columns `node_a`, `node_b` (any direction, duplicates allowed).
+    nodes_relation: a relation with integer column `node_id` listing every node (isolated ones too).
+    max_rounds: a guard; exceeding it fails the run loudly instead of returning split components.
+    stats_identifier: optional table name for per-round statistics (round, edges, nodes), kept after the run.
+
+    Returns a select of (node_id, component_id) where component_id is one node id of the component.
+    Runs the rounds as statements while the model executes; at parse/compile time it returns an
+    equivalent-shaped empty select.
+#}
+{% macro connected_components(edges_relation, nodes_relation, max_rounds=64, stats_identifier=none) %}
+    {%- if not execute or flags.WHICH not in ('run', 'build') -%}
+        select
+            cast(null as {{ dbt.type_bigint() }}) as node_id,
+            cast(null as {{ dbt.type_bigint() }}) as component_id
+        where 1 = 0
+    {%- else -%}
+        {%- set work = this -%}
+
+        {%- set edges_0 = work.incorporate(path={'identifier': this.identifier ~ '__cc_edges_0'}) -%}
+        {%- do run_query(segmentation.cc_create_table_as(edges_0, segmentation.cc_symmetric_edges_sql(edges_relation))) -%}
+
+        {%- set rounds = [] -%}
+        {%- set stats = [] -%}
+        {%- set state = namespace(edges=edges_0, done=false) -%}
+        {%- for round_number in range(1, max_rounds + 2) if not state.done -%}
+            {%- set current_edges = state.edges -%}
+            {%- set remaining = run_query('select count(*) from ' ~ current_edges).columns[0].values()[0] | int -%}
+            {%- do stats.append((round_number - 1, remaining)) -%}
+            {%- if remaining == 0 -%}
+                {%- set state.done = true -%}
+            {%- elif round_number > max_rounds -%}
+                {{ exceptions.raise_compiler_error(
+                    'connected components did not converge within ' ~ max_rounds ~ ' rounds: '
+                    ~ remaining ~ ' directed edges remain. Raise var identity_max_rounds only if the graph '
+                    ~ 'is really that large; otherwise this is a bug.'
+                ) }}
+            {%- else -%}
+            {%- set map_relation = work.incorporate(path={'identifier': this.identifier ~ '__cc_map_' ~ round_number}) -%}
+            {%- set next_edges = work.incorporate(path={'identifier': this.identifier ~ '__cc_edges_' ~ round_number}) -%}
+            {%- do run_query(segmentation.cc_create_table_as(
+                map_relation, segmentation.cc_pick_representatives_sql(current_edges, round_number)
+            )) -%}
+            {%- do run_query(segmentation.cc_create_table_as(
+                next_edges, segmentation.cc_contract_edges_sql(current_edges, map_relation)
+            )) -%}
+            {%- do run_query('drop table if exists ' ~ current_edges) -%}
+            {%- do rounds.append(map_relation) -%}
+            {%- set state.edges = next_edges -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- do run_query('drop table if exists ' ~ state.edges) -%}
+        {%- do log('connected components: ' ~ rounds | length ~ ' rounds, directed edges per round: '
+            ~ stats | map(attribute=1) | join(', '), info=true) -%}
+
+        {%- if stats_identifier -%}
+            {%- set stats_relation = work.incorporate(path={'identifier': stats_identifier}) -%}
+            {%- set stats_sql -%}
+                {%- for round_number, remaining in stats %}
+                select
+                    {{ round_number }} as round_number,
+                    {{ remaining }} as directed_edges
+                {%- if not loop.last %} union all{% endif %}
+                {%- endfor %}
+            {%- endset -%}
+            {%- do run_query(segmentation.cc_create_table_as(stats_relation, stats_sql)) -%}
+        {%- endif -%}
+
+        {#- Compose the maps: a node's label after round r is map_r(label after r-1), if it was still linked. -#}
+        select
+            nodes.node_id,
+            {%- if rounds | length == 0 %}
+            nodes.node_id as component_id
+            {%- else %}
+            coalesce(
+                {%- for _ in rounds | reverse %}
+                map_{{ rounds | length - loop.index0 }}.representative_id,
+                {%- endfor %}
+                nodes.node_id
+            ) as component_id
+            {%- endif %}
+        from {{ nodes_relation }} as nodes
+        {%- for map_relation in rounds %}
+        {%- set previous_labels -%}
+            coalesce(
+                {%- for back in range(loop.index0, 0, -1) %}map_{{ back }}.representative_id, {% endfor -%}
+                nodes.node_id
+            )
+        {%- endset %}
+        left join {{ map_relation }} as map_{{ loop.index }}
+            on {{ previous_labels }} = map_{{ loop.index }}.node_id
+        {%- endfor %}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro cc_create_table_as(relation, sql) -%}
+    drop table if exists {{ relation }};
+    create table {{ relation }} as {{ sql }}
+{%- endmacro %}
+
+
+{# Both directions of every edge, without self-loops or duplicates. #}
+{% macro cc_symmetric_edges_sql(edges_relation) -%}
+    select distinct node_a, node_b from (
+        select node_a, node_b from {{ edges_relation }} where node_a <> node_b
+        union all
+        select node_b as node_a, node_a as node_b from {{ edges_relation }} where node_a <> node_b
+    ) as both_directions
+{%- endmacro %}
+
+
+{# Per node of the current edge set: the neighbour or itself with the smallest seeded hash. #}
+{% macro cc_pick_representatives_sql(edges_relation, round_number) -%}
+    {{ return(adapter.dispatch('cc_pick_representatives_sql', 'segmentation')(edges_relation, round_number)) }}
+{%- endmacro %}
+
+{% macro default__cc_pick_representatives_sql(edges_relation, round_number) -%}
+    select node_id, representative_id from (
+        select
+            node_id,
+            candidate_id as representative_id,
+            row_number() over (
+                partition by node_id
+                order by {{ segmentation.seeded_hash('candidate_id', round_number) }}, candidate_id
+            ) as preference
+        from (
+            select node_a as node_id, node_b as candidate_id from {{ edges_relation }}
+            union all
+            select distinct node_a as node_id, node_a as candidate_id from {{ edges_relation }}
+        ) as candidates
+    ) as ranked
+    where preference = 1
+{%- endmacro %}
+
+{% macro duckdb__cc_pick_representatives_sql(edges_relation, round_number) -%}
+    select
+        node_id,
+        arg_min(candidate_id, {{ segmentation.seeded_hash('candidate_id', round_number) }}) as representative_id
+    from (
+        select node_a as node_id, node_b as candidate_id from {{ edges_relation }}
+        union all
+        select distinct node_a as node_id, node_a as candidate_id from {{ edges_relation }}
+    ) as candidates
+    group by node_id
+{%- endmacro %}
+
+{% macro postgres__cc_pick_representatives_sql(edges_relation, round_number) -%}
+    select distinct on (node_id)
+        node_id,
+        candidate_id as representative_id
+    from (
+        select node_a as node_id, node_b as candidate_id from {{ edges_relation }}
+        union all
+        select distinct node_a as node_id, node_a as candidate_id from {{ edges_relation }}
+    ) as candidates
+    order by node_id, {{ segmentation.seeded_hash('candidate_id', round_number) }}, candidate_id
+{%- endmacro %}
+
+
+{# Rewrite every edge to its endpoints' representatives; drop self-loops and duplicates. #}
+{% macro cc_contract_edges_sql(edges_relation, map_relation) -%}
+    select distinct
+        map_a.representative_id as node_a,
+        map_b.representative_id as node_b
+    from {{ edges_relation }} as edges
+    inner join {{ map_relation }} as map_a on edges.node_a = map_a.node_id
+    inner join {{ map_relation }} as map_b on edges.node_b = map_b.node_id
+    where map_a.representative_id <> map_b.representative_id
+{%- endmacro %}
+
+
+{# A hash of an integer expression that changes with `seed`; ties are broken by the value itself. #}
+{% macro seeded_hash(expression, seed) -%}
+    {{ return(adapter.dispatch('seeded_hash', 'segmentation')(expression, seed)) }}
+{%- endmacro %}
+
+{% macro default__seeded_hash(expression, seed) -%}
+    mod({{ expression }} * 2654435761 + {{ seed }} * 40503, 4294967291)
+{%- endmacro %}
+
+{% macro duckdb__seeded_hash(expression, seed) -%}
+    hash({{ expression }}, {{ seed }})
+{%- endmacro %}
+
+{% macro postgres__seeded_hash(expression, seed) -%}
+    hashint8extended({{ expression }}, {{ seed }})
+{%- endmacro %}
+
+{% macro spark__seeded_hash(expression, seed) -%}
+    xxhash64({{ expression }}, {{ seed }})
+{%- endmacro %}
