@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from orchestration import contract_docs
+from orchestration import contract_docs, identity_rules
 from orchestration.dbt_runner import PROJECT_ROOT, DbtFailure, run_dbt
 from orchestration.loader import LoadError, LoadReport, load_folder
 from orchestration.sample_data import generate
@@ -133,11 +133,19 @@ def build_command(target_name: str | None, selection: str | None, full_refresh: 
         args += ["--select", selection]
     if full_refresh:
         args.append("--full-refresh")
+    _check_rules()
     try:
         outcome = run_dbt(args, target, console=console, description="dbt build")
     except DbtFailure as error:
         _fail(str(error))
     _print_dbt_outcome(outcome.counts, outcome.warnings, outcome.elapsed_seconds)
+
+
+def _check_rules() -> None:
+    try:
+        identity_rules.check()
+    except identity_rules.RuleError as error:
+        _fail(str(error))
 
 
 def _print_dbt_outcome(counts: dict[str, int], warnings: list[tuple[str, str]], elapsed: float) -> None:
@@ -208,6 +216,7 @@ def _quarantine_model(source_name: str, table_name: str) -> str:
 def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name: str | None) -> None:
     """The main job end to end: generate sample data, load it, dbt build, print a summary."""
     target = resolve_target(target_name)
+    _check_rules()
     timings: list[tuple[str, float]] = []
     console.rule(f"[bold]segmentation demo[/] on target {target.name}")
     if reset and target.kind == "duckdb" and target.duckdb_path and target.duckdb_path.exists():

@@ -21,29 +21,68 @@
             cast(null as {{ dbt.type_bigint() }}) as component_id
         where 1 = 0
     {%- else -%}
-        {%- set work = this -%}
+        {%- set work = this.incorporate(path={'schema': this.schema ~ '_work'}) -%}
+        {%- set result = segmentation.cc_run_rounds(edges_relation, work, this.identifier, max_rounds) -%}
+        {%- if stats_identifier -%}
+            {%- do segmentation.cc_write_stats(result['stats'], work.incorporate(path={'identifier': stats_identifier})) -%}
+        {%- endif -%}
+        {{ segmentation.cc_compose_sql(nodes_relation, result['maps']) }}
+    {%- endif -%}
+{% endmacro %}
 
-        {%- set edges_0 = work.incorporate(path={'identifier': this.identifier ~ '__cc_edges_0'}) -%}
-        {%- do run_query(segmentation.cc_create_table_as(edges_0, segmentation.cc_symmetric_edges_sql(edges_relation))) -%}
 
-        {%- set rounds = [] -%}
-        {%- set stats = [] -%}
-        {%- set state = namespace(edges=edges_0, done=false) -%}
-        {%- for round_number in range(1, max_rounds + 2) if not state.done -%}
-            {%- set current_edges = state.edges -%}
-            {%- set remaining = run_query('select count(*) from ' ~ current_edges).columns[0].values()[0] | int -%}
-            {%- do stats.append((round_number - 1, remaining)) -%}
-            {%- if remaining == 0 -%}
-                {%- set state.done = true -%}
-            {%- elif round_number > max_rounds -%}
-                {{ exceptions.raise_compiler_error(
-                    'connected components did not converge within ' ~ max_rounds ~ ' rounds: '
-                    ~ remaining ~ ' directed edges remain. Raise var identity_max_rounds only if the graph '
-                    ~ 'is really that large; otherwise this is a bug.'
-                ) }}
-            {%- else -%}
-            {%- set map_relation = work.incorporate(path={'identifier': this.identifier ~ '__cc_map_' ~ round_number}) -%}
-            {%- set next_edges = work.incorporate(path={'identifier': this.identifier ~ '__cc_edges_' ~ round_number}) -%}
+{#
+    Operation form, for tests and benchmarks: `dbt run-operation connected_components_to_table --args
+    '{edges: "bench.edges", nodes: "bench.nodes", output: "bench.components"}'`. Writes
+    (node_id, component_id) to `output` and the per-round statistics to `<output>_rounds`.
+#}
+{% macro connected_components_to_table(edges, nodes, output, max_rounds=64) %}
+    {%- set started = modules.datetime.datetime.now() -%}
+    {%- set schema_name, identifier = output.split('.') -%}
+    {%- set output_relation = api.Relation.create(database=target.database, schema=schema_name, identifier=identifier) -%}
+    {%- set result = segmentation.cc_run_rounds(edges, output_relation, identifier, max_rounds) -%}
+    {%- do segmentation.cc_write_stats(
+        result['stats'], output_relation.incorporate(path={'identifier': identifier ~ '_rounds'})
+    ) -%}
+    {%- do run_query(segmentation.cc_create_table_as(
+        output_relation, segmentation.cc_compose_sql(nodes, result['maps'])
+    )) -%}
+    {%- do segmentation.cc_drop_maps(result['maps']) -%}
+    {%- set seconds = (modules.datetime.datetime.now() - started).total_seconds() -%}
+    {%- do run_query(segmentation.cc_create_table_as(
+        output_relation.incorporate(path={'identifier': identifier ~ '_seconds'}),
+        'select ' ~ seconds ~ ' as seconds'
+    )) -%}
+    {%- do log('connected components written to ' ~ output ~ ' in ' ~ seconds ~ ' s', info=true) -%}
+{% endmacro %}
+
+
+{#
+    Runs contraction rounds until no edge is left. Scratch tables live in `work`'s schema, named
+    `<prefix>__cc_*`. Returns {'maps': [per-round map relations], 'stats': [(round, directed edges)]}.
+#}
+{% macro cc_run_rounds(edges_relation, work, prefix, max_rounds) %}
+    {%- do adapter.create_schema(work) -%}
+    {%- set edges_0 = work.incorporate(path={'identifier': prefix ~ '__cc_edges_0'}) -%}
+    {%- do run_query(segmentation.cc_create_table_as(edges_0, segmentation.cc_symmetric_edges_sql(edges_relation))) -%}
+    {%- set maps = [] -%}
+    {%- set stats = [] -%}
+    {%- set state = namespace(edges=edges_0, done=false) -%}
+    {%- for round_number in range(1, max_rounds + 2) if not state.done -%}
+        {%- set current_edges = state.edges -%}
+        {%- set remaining = run_query('select count(*) from ' ~ current_edges).columns[0].values()[0] | int -%}
+        {%- do stats.append((round_number - 1, remaining)) -%}
+        {%- if remaining == 0 -%}
+            {%- set state.done = true -%}
+        {%- elif round_number > max_rounds -%}
+            {{ exceptions.raise_compiler_error(
+                'connected components did not converge within ' ~ max_rounds ~ ' rounds: '
+                ~ remaining ~ ' directed edges remain. Raise var identity_max_rounds only if the graph '
+                ~ 'really needs it (rounds grow with log2 of the nodes); otherwise this is a bug.'
+            ) }}
+        {%- else -%}
+            {%- set map_relation = work.incorporate(path={'identifier': prefix ~ '__cc_map_' ~ round_number}) -%}
+            {%- set next_edges = work.incorporate(path={'identifier': prefix ~ '__cc_edges_' ~ round_number}) -%}
             {%- do run_query(segmentation.cc_create_table_as(
                 map_relation, segmentation.cc_pick_representatives_sql(current_edges, round_number)
             )) -%}
@@ -51,53 +90,56 @@
                 next_edges, segmentation.cc_contract_edges_sql(current_edges, map_relation)
             )) -%}
             {%- do run_query('drop table if exists ' ~ current_edges) -%}
-            {%- do rounds.append(map_relation) -%}
+            {%- do maps.append(map_relation) -%}
             {%- set state.edges = next_edges -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- do run_query('drop table if exists ' ~ state.edges) -%}
-        {%- do log('connected components: ' ~ rounds | length ~ ' rounds, directed edges per round: '
-            ~ stats | map(attribute=1) | join(', '), info=true) -%}
-
-        {%- if stats_identifier -%}
-            {%- set stats_relation = work.incorporate(path={'identifier': stats_identifier}) -%}
-            {%- set stats_sql -%}
-                {%- for round_number, remaining in stats %}
-                select
-                    {{ round_number }} as round_number,
-                    {{ remaining }} as directed_edges
-                {%- if not loop.last %} union all{% endif %}
-                {%- endfor %}
-            {%- endset -%}
-            {%- do run_query(segmentation.cc_create_table_as(stats_relation, stats_sql)) -%}
         {%- endif -%}
-
-        {#- Compose the maps: a node's label after round r is map_r(label after r-1), if it was still linked. -#}
-        select
-            nodes.node_id,
-            {%- if rounds | length == 0 %}
-            nodes.node_id as component_id
-            {%- else %}
-            coalesce(
-                {%- for _ in rounds | reverse %}
-                map_{{ rounds | length - loop.index0 }}.representative_id,
-                {%- endfor %}
-                nodes.node_id
-            ) as component_id
-            {%- endif %}
-        from {{ nodes_relation }} as nodes
-        {%- for map_relation in rounds %}
-        {%- set previous_labels -%}
-            coalesce(
-                {%- for back in range(loop.index0, 0, -1) %}map_{{ back }}.representative_id, {% endfor -%}
-                nodes.node_id
-            )
-        {%- endset %}
-        left join {{ map_relation }} as map_{{ loop.index }}
-            on {{ previous_labels }} = map_{{ loop.index }}.node_id
-        {%- endfor %}
-    {%- endif -%}
+    {%- endfor -%}
+    {%- do run_query('drop table if exists ' ~ state.edges) -%}
+    {%- do log('connected components: ' ~ maps | length ~ ' rounds; directed edges per round: '
+        ~ stats | map(attribute=1) | join(', '), info=true) -%}
+    {{ return({'maps': maps, 'stats': stats}) }}
 {% endmacro %}
+
+
+{% macro cc_write_stats(stats, relation) %}
+    {%- set stats_sql -%}
+        {%- for round_number, remaining in stats %}
+        select
+            {{ round_number }} as round_number,
+            {{ remaining }} as directed_edges
+        {%- if not loop.last %} union all{% endif %}
+        {%- endfor %}
+    {%- endset -%}
+    {%- do run_query(segmentation.cc_create_table_as(relation, stats_sql)) -%}
+{% endmacro %}
+
+
+{% macro cc_drop_maps(maps) %}
+    {%- for map_relation in maps -%}
+        {%- do run_query('drop table if exists ' ~ map_relation) -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
+{#- Composes the maps: a node's label after round r is map_r(label after r-1), if it was still linked. -#}
+{% macro cc_compose_sql(nodes_relation, maps) -%}
+    select
+        nodes.node_id,
+        coalesce(
+            {%- for index in range(maps | length, 0, -1) %}
+            map_{{ index }}.representative_id,
+            {%- endfor %}
+            nodes.node_id
+        ) as component_id
+    from {{ nodes_relation }} as nodes
+    {%- for map_relation in maps %}
+    left join {{ map_relation }} as map_{{ loop.index }}
+        on coalesce(
+            {%- for back in range(loop.index0, 0, -1) %}map_{{ back }}.representative_id, {% endfor -%}
+            nodes.node_id
+        ) = map_{{ loop.index }}.node_id
+    {%- endfor %}
+{%- endmacro %}
 
 
 {% macro cc_create_table_as(relation, sql) -%}
@@ -109,9 +151,11 @@
 {# Both directions of every edge, without self-loops or duplicates. #}
 {% macro cc_symmetric_edges_sql(edges_relation) -%}
     select distinct node_a, node_b from (
-        select node_a, node_b from {{ edges_relation }} where node_a <> node_b
+        select source_edges.node_a, source_edges.node_b from {{ edges_relation }} as source_edges
+        where source_edges.node_a <> source_edges.node_b
         union all
-        select node_b as node_a, node_a as node_b from {{ edges_relation }} where node_a <> node_b
+        select source_edges.node_b, source_edges.node_a from {{ edges_relation }} as source_edges
+        where source_edges.node_a <> source_edges.node_b
     ) as both_directions
 {%- endmacro %}
 

@@ -1,0 +1,83 @@
+{#
+    The identifier sources of the identity graph: which staged models carry which identifier types,
+    and when each record was observed. Extend with var `identity_extra_sources` (same shape) to add
+    types a project declares, e.g. {'model': 'stg_app__logins', 'observed_at': 'logged_in_at',
+    'identifiers': {'loyalty_id': 'loyalty_card'}} (declare the type in identity_identifier_types too).
+#}
+{% macro identity_sources() -%}
+    {%- set sources = [
+        {'model': 'stg_segment__identifies', 'observed_at': 'event_at', 'identifiers': {
+            'anonymous_id': 'anonymous_id', 'user_id': 'user_id', 'email': 'email', 'phone': 'phone',
+            'crm_id': 'crm_id', 'customer_id': 'customer_id', 'device_id': 'device_id'}},
+        {'model': 'stg_segment__tracks', 'observed_at': 'event_at', 'identifiers': {
+            'anonymous_id': 'anonymous_id', 'user_id': 'user_id', 'device_id': 'device_id'}},
+        {'model': 'stg_segment__pages', 'observed_at': 'event_at', 'identifiers': {
+            'anonymous_id': 'anonymous_id', 'user_id': 'user_id', 'device_id': 'device_id'}},
+        {'model': 'stg_segment__screens', 'observed_at': 'event_at', 'identifiers': {
+            'anonymous_id': 'anonymous_id', 'user_id': 'user_id', 'device_id': 'device_id'}},
+        {'model': 'stg_shop__orders', 'observed_at': 'created_at', 'identifiers': {
+            'customer_id': 'customer_id', 'email': 'email', 'phone': 'phone', 'anonymous_id': 'anonymous_id'}},
+        {'model': 'stg_crm__contacts', 'observed_at': 'updated_at', 'identifiers': {
+            'crm_id': 'crm_id', 'email': 'email', 'phone': 'phone', 'user_id': 'user_id',
+            'customer_id': 'customer_id'}},
+    ] -%}
+    {{ return(sources + var('identity_extra_sources', [])) }}
+{%- endmacro %}
+
+
+{#
+    One row per (identifier pair, source) observed together in one record: every pair of non-null
+    identifiers of a record, in canonical order (type_a, value_a) < (type_b, value_b), aggregated.
+#}
+{% macro identity_pairs_sql() -%}
+    {%- set selects = [] -%}
+    {%- for source in segmentation.identity_sources() -%}
+        {%- set types = source['identifiers'] | list -%}
+        {%- for i in range(types | length) -%}
+            {%- for j in range(i + 1, types | length) -%}
+                {%- set type_i, type_j = types[i], types[j] -%}
+                {%- set column_i, column_j = source['identifiers'][type_i], source['identifiers'][type_j] -%}
+                {%- set sql -%}
+    select
+        '{{ type_i }}' as type_i,
+        {{ column_i }} as value_i,
+        '{{ type_j }}' as type_j,
+        {{ column_j }} as value_j,
+        '{{ source["model"] }}' as source_model,
+        min({{ source['observed_at'] }}) as first_seen_at,
+        max({{ source['observed_at'] }}) as last_seen_at,
+        count(*) as observations
+    from {{ ref(source['model']) }}
+    where {{ column_i }} is not null and {{ column_j }} is not null
+    group by {{ column_i }}, {{ column_j }}
+                {%- endset -%}
+                {%- do selects.append(sql) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ selects | join('\n    union all\n') }}
+{%- endmacro %}
+
+
+{# One row per (identifier, source model) observation aggregate. #}
+{% macro identity_identifiers_sql() -%}
+    {%- set selects = [] -%}
+    {%- for source in segmentation.identity_sources() -%}
+        {%- for identifier_type, column in source['identifiers'].items() -%}
+            {%- set sql -%}
+    select
+        '{{ identifier_type }}' as identifier_type,
+        {{ column }} as identifier_value,
+        '{{ source["model"] }}' as source_model,
+        min({{ source['observed_at'] }}) as first_seen_at,
+        max({{ source['observed_at'] }}) as last_seen_at,
+        count(*) as observations
+    from {{ ref(source['model']) }}
+    where {{ column }} is not null
+    group by {{ column }}
+            {%- endset -%}
+            {%- do selects.append(sql) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ selects | join('\n    union all\n') }}
+{%- endmacro %}

@@ -1,0 +1,35 @@
+{#- One row per kept link between two identifiers (both directions once, lower node first). -#}
+with
+
+links as (
+
+    select * from {{ ref('int_identity__links_ruled') }}
+    where is_kept
+
+),
+
+identifiers as (
+
+    select * from {{ ref('int_identity__identifiers') }}
+
+),
+
+edges as (
+
+    select
+        node_a.identifier_type as identifier_type_a,
+        node_a.identifier_value as identifier_value_a,
+        node_b.identifier_type as identifier_type_b,
+        node_b.identifier_value as identifier_value_b,
+        links.first_seen_at,
+        links.last_seen_at,
+        links.observations,
+        links.is_forced,
+        links.source_models
+    from links
+    inner join identifiers as node_a on links.node_a = node_a.node_id
+    inner join identifiers as node_b on links.node_b = node_b.node_id
+
+)
+
+select * from edges

@@ -1,0 +1,59 @@
+{#-
+    One row per identifier or link an identity rule removed: blocklisted identifiers (rule blocklist)
+    and links cut by force_split, hub or limit, with the reason.
+-#}
+with
+
+identifiers as (
+
+    select * from {{ ref('int_identity__identifiers') }}
+
+),
+
+links as (
+
+    select * from {{ ref('int_identity__links_ruled') }}
+    where not is_kept
+
+),
+
+blocked_identifiers as (
+
+    select
+        'blocklist' as rule_name,
+        block_reason as reason,
+        identifier_type as identifier_type_a,
+        identifier_value as identifier_value_a,
+        cast(null as {{ dbt.type_string() }}) as identifier_type_b,
+        cast(null as {{ dbt.type_string() }}) as identifier_value_b,
+        observations
+    from identifiers
+    where is_blocked
+
+),
+
+cut_links as (
+
+    select
+        links.cut_by_rule as rule_name,
+        links.cut_reason as reason,
+        node_a.identifier_type as identifier_type_a,
+        node_a.identifier_value as identifier_value_a,
+        node_b.identifier_type as identifier_type_b,
+        node_b.identifier_value as identifier_value_b,
+        links.observations
+    from links
+    inner join identifiers as node_a on links.node_a = node_a.node_id
+    inner join identifiers as node_b on links.node_b = node_b.node_id
+
+),
+
+audit as (
+
+    select * from blocked_identifiers
+    union all
+    select * from cut_links
+
+)
+
+select * from audit

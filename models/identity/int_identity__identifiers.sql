@@ -1,0 +1,95 @@
+{#- One row per typed identifier (identifier_type, identifier_value) seen in any staged source. -#}
+with
+
+observations as (
+
+    {{ segmentation.identity_identifiers_sql() }}
+
+),
+
+identifiers as (
+
+    select
+        identifier_type,
+        identifier_value,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        sum(observations) as observations,
+        count(distinct source_model) as source_count
+    from observations
+    group by identifier_type, identifier_value
+
+),
+
+blocklist as (
+
+    select * from {{ ref('identity_blocklist') }}
+
+),
+
+exact_hits as (
+
+    select
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        'exact "' || blocklist.pattern || '": ' || blocklist.reason as block_reason
+    from identifiers
+    inner join blocklist
+        on
+            lower(identifiers.identifier_value) = lower(blocklist.pattern)
+            and blocklist.match_type = 'exact'
+            and blocklist.identifier_type in ('*', identifiers.identifier_type)
+
+),
+
+regex_hits as (
+
+    select
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        'regex "' || blocklist.pattern || '": ' || blocklist.reason as block_reason
+    from identifiers
+    cross join blocklist
+    where
+        blocklist.match_type = 'regex'
+        and blocklist.identifier_type in ('*', identifiers.identifier_type)
+        and {{ segmentation.regex_matches('lower(identifiers.identifier_value)', 'blocklist.pattern') }}
+
+),
+
+blocked as (
+
+    select
+        identifier_type,
+        identifier_value,
+        min(block_reason) as block_reason
+    from (
+        select * from exact_hits
+        union all
+        select * from regex_hits
+    ) as hits
+    group by identifier_type, identifier_value
+
+),
+
+numbered as (
+
+    select
+        row_number() over (order by identifiers.identifier_type, identifiers.identifier_value) as node_id,
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        identifiers.first_seen_at,
+        identifiers.last_seen_at,
+        identifiers.observations,
+        identifiers.source_count,
+        blocked.block_reason is not null as is_blocked,
+        blocked.block_reason
+    from identifiers
+    left join blocked
+        on
+            identifiers.identifier_type = blocked.identifier_type
+            and identifiers.identifier_value = blocked.identifier_value
+
+)
+
+select * from numbered

@@ -1,0 +1,90 @@
+{#-
+    One row per pair of non-blocked identifiers observed together in at least one record, or linked
+    by a force_merge override; node_a < node_b. Links touching a blocked identifier are not formed.
+-#}
+with
+
+pairs as (
+
+    {{ segmentation.identity_pairs_sql() }}
+
+),
+
+overrides as (
+
+    select * from {{ ref('identity_overrides') }}
+    where action = 'force_merge'
+
+),
+
+observed_and_forced as (
+
+    select
+        type_i,
+        value_i,
+        type_j,
+        value_j,
+        source_model,
+        first_seen_at,
+        last_seen_at,
+        observations
+    from pairs
+    union all
+    select
+        identifier_type_a as type_i,
+        identifier_value_a as value_i,
+        identifier_type_b as type_j,
+        identifier_value_b as value_j,
+        'identity_overrides' as source_model,
+        requested_at as first_seen_at,
+        requested_at as last_seen_at,
+        0 as observations
+    from overrides
+
+),
+
+identifiers as (
+
+    select * from {{ ref('int_identity__identifiers') }}
+    where not is_blocked
+
+),
+
+resolved as (
+
+    select
+        case when node_i.node_id < node_j.node_id then node_i.node_id else node_j.node_id end as node_a,
+        case when node_i.node_id < node_j.node_id then node_j.node_id else node_i.node_id end as node_b,
+        observed_and_forced.source_model,
+        observed_and_forced.first_seen_at,
+        observed_and_forced.last_seen_at,
+        observed_and_forced.observations
+    from observed_and_forced
+    inner join identifiers as node_i
+        on
+            observed_and_forced.type_i = node_i.identifier_type
+            and observed_and_forced.value_i = node_i.identifier_value
+    inner join identifiers as node_j
+        on
+            observed_and_forced.type_j = node_j.identifier_type
+            and observed_and_forced.value_j = node_j.identifier_value
+    where node_i.node_id <> node_j.node_id
+
+),
+
+links as (
+
+    select
+        node_a,
+        node_b,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        sum(observations) as observations,
+        max(case when source_model = 'identity_overrides' then 1 else 0 end) = 1 as is_forced,
+        {{ dbt.listagg('source_model', "', '", "order by source_model") }} as source_models
+    from resolved
+    group by node_a, node_b
+
+)
+
+select * from links
