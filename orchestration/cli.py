@@ -194,7 +194,42 @@ def _print_summary(target: Target) -> bool:
     for table_name, reason, count in reasons:
         reason_table.add_row(table_name, reason, f"{count:,}")
     console.print(reason_table)
+    _print_identity_summary(target)
     return all_reconciled
+
+
+def _print_identity_summary(target: Target) -> None:
+    with connect(target) as warehouse:
+        built = warehouse.query(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'identity' and table_name = 'identity_resolution_runs'"
+        )[0][0]
+        if not built:
+            return
+        runs = warehouse.query(
+            "select identifiers, identifiers_blocked, links_kept, links_cut, profiles, largest_profile_identifiers, "
+            "components_rounds, profiles_merged, profiles_split from identity.identity_resolution_runs "
+            "order by run_at desc limit 1"
+        )
+        rules = warehouse.query(
+            "select rule_name, count(*) from identity.identity_rule_audit group by 1 order by 2 desc"
+        )
+    if not runs:
+        return
+    (identifiers, blocked, kept, cut, profiles, largest, rounds, merged, split) = runs[0]
+    table = Table(title="identity resolution (last run)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for label, value in (
+        ("identifiers", identifiers), ("profiles", profiles), ("largest profile (identifiers)", largest),
+        ("links kept", kept), ("links cut by rules", cut), ("identifiers blocklisted", blocked),
+        ("connected-components rounds", rounds), ("profiles merged this run", merged),
+        ("profiles split this run", split),
+    ):
+        table.add_row(label, f"{value:,}")
+    for rule_name, count in rules:
+        table.add_row(f"audit: {rule_name}", f"{count:,}")
+    console.print(table)
 
 
 def _quarantine_model(source_name: str, table_name: str) -> str:

@@ -1,8 +1,7 @@
 {#-
-    One row per identifier (not blocklisted) with the profile it belongs to. A profile's id is derived
-    from its anchor, the oldest identifier of the component (earliest first_seen_at, then type priority,
-    then value): merging profiles keeps the oldest profile's id, and a full rebuild over the same data
-    gives the same ids.
+    One row per identifier (not blocklisted) with the profile it belongs to. Profile ids come from
+    identity_profile_registry: a profile keeps its id across runs and full refreshes, merges keep the
+    id of the oldest profile (the one holding the oldest identifier), and ids are never reused.
 -#}
 with
 
@@ -19,58 +18,34 @@ identifiers as (
 
 ),
 
-identifier_types as (
-
-    select * from {{ ref('identity_identifier_types') }}
-
-),
-
-members as (
-
-    select
-        identifiers.node_id,
-        identifiers.identifier_type,
-        identifiers.identifier_value,
-        identifiers.first_seen_at,
-        identifiers.last_seen_at,
-        components.component_id,
-        row_number() over (
-            partition by components.component_id
-            order by
-                identifiers.first_seen_at asc,
-                identifier_types.priority asc,
-                identifiers.identifier_type asc,
-                identifiers.identifier_value asc
-        ) as age_rank
-    from identifiers
-    inner join components on identifiers.node_id = components.node_id
-    left join identifier_types on identifiers.identifier_type = identifier_types.identifier_type
-
-),
-
 anchors as (
 
-    select
-        component_id,
-        {%- set anchor_key = dbt.concat([
-            "'" ~ var('identity_id_salt') ~ "|'", "identifier_type", "':'", "identifier_value"
-        ]) %}
-        'prof_' || substring({{ dbt.hash(anchor_key) }}, 1, 20) as profile_id
-    from members
-    where age_rank = 1
+    select * from {{ ref('int_identity__profile_anchors') }}
+
+),
+
+registry as (
+
+    select * from {{ ref('identity_profile_registry') }}
+    where retired_at is null
 
 ),
 
 identity_map as (
 
     select
-        members.identifier_type,
-        members.identifier_value,
-        anchors.profile_id,
-        members.first_seen_at,
-        members.last_seen_at
-    from members
-    inner join anchors on members.component_id = anchors.component_id
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        registry.profile_id,
+        identifiers.first_seen_at,
+        identifiers.last_seen_at
+    from identifiers
+    inner join components on identifiers.node_id = components.node_id
+    inner join anchors on components.component_id = anchors.component_id
+    inner join registry
+        on
+            anchors.anchor_type = registry.anchor_type
+            and anchors.anchor_value = registry.anchor_value
 
 )
 

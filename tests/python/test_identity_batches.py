@@ -1,0 +1,185 @@
+"""Stable profile ids: batches equal one full build, full refreshes keep every id, merges and splits
+are logged in profile_merges, and a retired id is never issued again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.loader import load_folder
+from orchestration.sample_data import generate
+from orchestration.warehouse import Target
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DBT = str(Path(sys.executable).parent / "dbt")
+SELECTION = ["--select", "+identity_map", "+profile_merges", "identity_edges"]
+TIME_COLUMN = {
+    "identifies": "received_at", "tracks": "received_at", "pages": "received_at", "screens": "received_at",
+    "orders": "updated_at", "crm_contacts": "updated_at", "deletion_requests": "requested_at",
+}
+CUTS = ("2026-03-01", "2026-06-01", "2026-09-01")
+
+
+def _batches(sample: Path, root: Path) -> list[Path]:
+    """Split every raw file into four folders by its time column (rows without a time go first)."""
+    folders = [root / f"batch_{index}" for index in range(1, 5)]
+    for folder in folders:
+        folder.mkdir(parents=True)
+    bounds = ["timestamp '1900-01-01'", *[f"timestamp '{cut}'" for cut in CUTS], "timestamp '9999-01-01'"]
+    with duckdb.connect() as connection:
+        for file in sample.glob("*.parquet"):
+            table = file.stem
+            column = TIME_COLUMN.get(table)
+            for index, folder in enumerate(folders):
+                if column is None:
+                    where = "true" if index == 0 else "false"
+                else:
+                    value = f"coalesce(cast({column} as timestamp), timestamp '1900-01-01')"
+                    where = f"{value} >= {bounds[index]} and {value} < {bounds[index + 1]}"
+                connection.execute(
+                    f"copy (select * from read_parquet('{file}') where {where}) "
+                    f"to '{folder / f'{table}__b{index + 1}.parquet'}' (format parquet)"
+                )
+    return folders
+
+
+def _dbt(project: Path, database: Path, work: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "SEGMENTATION_DUCKDB_PATH": str(database),
+        "DBT_TARGET_PATH": str(work / f"target_{project.name}"),
+        "DBT_LOG_PATH": str(work / "logs"),
+    }
+    completed = subprocess.run(
+        [DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project)],
+        cwd=project, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+
+
+def _map(database: Path) -> set[tuple]:
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return set(connection.execute(
+            "select identifier_type, identifier_value, profile_id from identity.identity_map"
+        ).fetchall())
+
+
+@pytest.fixture(scope="module")
+def batched(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    work = tmp_path_factory.mktemp("batches")
+    sample = work / "sample"
+    generate(sample, people=300, seed=5, end_date=date(2026, 11, 1), days=365)
+    folders = _batches(sample, work)
+    incremental = work / "incremental.duckdb"
+    merges_per_batch = []
+    for folder in folders:
+        load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=incremental))
+        _dbt(PROJECT_ROOT, incremental, work, "build", *SELECTION)
+        with duckdb.connect(str(incremental), read_only=True) as connection:
+            merges_per_batch.append(connection.execute("select count(*) from identity.profile_merges").fetchone()[0])
+    after_batches = _map(incremental)
+    _dbt(PROJECT_ROOT, incremental, work, "build", "--full-refresh", *SELECTION)
+    after_full_refresh = _map(incremental)
+
+    full = work / "full.duckdb"
+    for folder in folders:
+        load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=full))
+    _dbt(PROJECT_ROOT, full, work, "build", *SELECTION)
+    return {
+        "work": work, "incremental": incremental, "after_batches": after_batches,
+        "after_full_refresh": after_full_refresh, "full_build": _map(full), "merges_per_batch": merges_per_batch,
+    }
+
+
+def test_four_batches_equal_one_full_build(batched: dict) -> None:
+    assert len(batched["after_batches"]) > 1000
+    assert batched["after_batches"] == batched["full_build"]
+
+
+def test_full_refresh_keeps_every_profile_id(batched: dict) -> None:
+    assert batched["after_full_refresh"] == batched["after_batches"]
+
+
+def test_merges_across_batches_are_logged(batched: dict) -> None:
+    assert batched["merges_per_batch"][-1] > 0
+    with duckdb.connect(str(batched["incremental"]), read_only=True) as connection:
+        problems = connection.execute(
+            """
+            select merges.profile_id
+            from identity.profile_merges as merges
+            left join identity.identity_profile_registry as merged using (profile_id)
+            left join identity.identity_profile_registry as survivor
+                on merges.related_profile_id = survivor.profile_id
+            where merges.change_type = 'merge'
+              and (merged.retired_reason <> 'merged' or survivor.profile_id is null
+                   or merges.profile_id in (select profile_id from identity.identity_map))
+            """
+        ).fetchall()
+    assert problems == []
+
+
+def _project_copy(root: Path) -> Path:
+    copy = root / "project"
+    shutil.copytree(PROJECT_ROOT, copy, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "target", "logs", "warehouse", "data", "__pycache__", ".pytest_cache"
+    ))
+    return copy
+
+
+def test_split_gets_a_new_id_and_a_retired_id_is_never_reused(batched: dict) -> None:
+    work = batched["work"]
+    project = _project_copy(work)
+    database = batched["incremental"]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        pair = connection.execute(
+            """
+            select edges.identifier_type_a, edges.identifier_value_a, edges.identifier_type_b,
+                   edges.identifier_value_b, map.profile_id
+            from identity.identity_edges as edges
+            inner join identity.identity_map as map
+                on edges.identifier_type_a = map.identifier_type and edges.identifier_value_a = map.identifier_value
+            where map.profile_id in (
+                select profile_id from identity.identity_map group by profile_id having count(*) = 2
+            )
+            order by map.profile_id
+            limit 1
+            """
+        ).fetchone()
+    type_a, value_a, type_b, value_b, original_id = pair
+    overrides = project / "seeds" / "identity_overrides.csv"
+    header = overrides.read_text()
+    split_line = f"force_split,{type_a},{value_a},{type_b},{value_b},test split,pytest,2026-11-01 00:00:00\n"
+
+    overrides.write_text(header + split_line)
+    _dbt(project, database, work, "build", *SELECTION)
+    split_map = {(t, v): p for t, v, p in _map(database)}
+    assert split_map[(type_a, value_a)] != split_map[(type_b, value_b)]
+    assert original_id in (split_map[(type_a, value_a)], split_map[(type_b, value_b)])
+    new_id = ({split_map[(type_a, value_a)], split_map[(type_b, value_b)]} - {original_id}).pop()
+
+    overrides.write_text(header)
+    _dbt(project, database, work, "build", *SELECTION)
+    merged_map = {(t, v): p for t, v, p in _map(database)}
+    assert merged_map[(type_a, value_a)] == merged_map[(type_b, value_b)] == original_id
+
+    overrides.write_text(header + split_line)
+    _dbt(project, database, work, "build", *SELECTION)
+    again = {(t, v): p for t, v, p in _map(database)}
+    second_new_id = ({again[(type_a, value_a)], again[(type_b, value_b)]} - {original_id}).pop()
+    assert second_new_id != new_id
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        log = connection.execute(
+            "select change_type, profile_id, related_profile_id from identity.profile_merges "
+            "where profile_id in (?, ?) order by changed_at", [new_id, second_new_id]
+        ).fetchall()
+    assert log == [
+        ("split", new_id, original_id), ("merge", new_id, original_id), ("split", second_new_id, original_id)
+    ]
