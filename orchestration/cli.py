@@ -226,7 +226,7 @@ def _print_identity_summary(target: Target) -> None:
         ("connected-components rounds", rounds), ("profiles merged this run", merged),
         ("profiles split this run", split),
     ):
-        table.add_row(label, f"{value:,}")
+        table.add_row(label, "-" if value is None else f"{value:,}")
     for rule_name, count in rules:
         table.add_row(f"audit: {rule_name}", f"{count:,}")
     console.print(table)

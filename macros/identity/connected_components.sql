@@ -240,3 +240,179 @@
 {% macro spark__seeded_hash(expression, seed) -%}
     xxhash64({{ expression }}, {{ seed }})
 {%- endmacro %}
+
+
+{#
+    A stable 63-bit integer id for a text key (the identity graph's node ids), the same in every run,
+    so component assignments can be carried from one run to the next. A collision would merge two
+    identifiers; the unique test on int_identity__identifiers.node_id fails the build if one occurs.
+#}
+{% macro stable_node_id(expression) -%}
+    {{ return(adapter.dispatch('stable_node_id', 'segmentation')(expression)) }}
+{%- endmacro %}
+
+{% macro default__stable_node_id(expression) -%}
+    abs(cast(hash({{ expression }}) as {{ dbt.type_bigint() }}))
+{%- endmacro %}
+
+{% macro duckdb__stable_node_id(expression) -%}
+    cast(hash({{ expression }}) >> 1 as bigint)
+{%- endmacro %}
+
+{% macro postgres__stable_node_id(expression) -%}
+    hashtextextended({{ expression }}, 0)
+{%- endmacro %}
+
+{% macro spark__stable_node_id(expression) -%}
+    xxhash64({{ expression }})
+{%- endmacro %}
+
+
+{#
+    Connected components that reuse the previous run's answer and recompute only what changed.
+    `this` holds last run's (node_id, component_id); `snapshot` holds last run's edges. Components
+    touched by a removed edge or a removed node are dirty: their current nodes are recomputed from
+    their current edges. New edges join components by lifting each endpoint to its previous
+    component (or itself, when new or dirty) and contracting that small graph. Every other node keeps
+    its component. The result is the partition a full recompute gives. The first run, a full refresh,
+    or a missing snapshot computes everything.
+#}
+{% macro connected_components_incremental(edges_relation, nodes_relation, snapshot_identifier, max_rounds=64,
+                                           stats_identifier=none) %}
+    {%- if not execute or flags.WHICH not in ('run', 'build') -%}
+        {{ return(segmentation.connected_components(edges_relation, nodes_relation, max_rounds, stats_identifier)) }}
+    {%- endif -%}
+    {%- set work = this.incorporate(path={'schema': this.schema ~ '_work'}) -%}
+    {%- set previous = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- set snapshot = adapter.get_relation(database=this.database, schema=work.schema, identifier=snapshot_identifier) -%}
+    {%- if previous is none or snapshot is none or flags.FULL_REFRESH -%}
+        {%- do log('connected components: full computation', info=true) -%}
+        {{ return(segmentation.connected_components(edges_relation, nodes_relation, max_rounds, stats_identifier)) }}
+    {%- endif -%}
+
+    {%- set prefix = this.identifier ~ '__delta' -%}
+    {%- set rel = {} -%}
+    {%- for name in ['current_nodes', 'current_edges', 'dirty', 'recompute', 'lifted', 'lifted_nodes'] -%}
+        {%- do rel.update({name: work.incorporate(path={'identifier': prefix ~ '_' ~ name})}) -%}
+    {%- endfor -%}
+    {%- do adapter.create_schema(work) -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.current_nodes, 'select distinct node_id from ' ~ nodes_relation ~ ' as nodes')) -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.current_edges,
+        'select distinct least(node_a, node_b) as node_a, greatest(node_a, node_b) as node_b from '
+        ~ edges_relation ~ ' as edges where node_a <> node_b')) -%}
+    {%- set dirty_sql -%}
+        select distinct previous.component_id
+        from {{ previous }} as previous
+        inner join (
+            select snapshot.node_a as node_id from {{ snapshot }} as snapshot
+            left join {{ rel.current_edges }} as current_edges
+                on snapshot.node_a = current_edges.node_a and snapshot.node_b = current_edges.node_b
+            where current_edges.node_a is null
+            union all
+            select snapshot.node_b from {{ snapshot }} as snapshot
+            left join {{ rel.current_edges }} as current_edges
+                on snapshot.node_a = current_edges.node_a and snapshot.node_b = current_edges.node_b
+            where current_edges.node_a is null
+            union all
+            select previous_nodes.node_id from {{ previous }} as previous_nodes
+            left join {{ rel.current_nodes }} as current_nodes on previous_nodes.node_id = current_nodes.node_id
+            where current_nodes.node_id is null
+        ) as touched on previous.node_id = touched.node_id
+    {%- endset -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.dirty, dirty_sql)) -%}
+    {#- Nodes recomputed from scratch: current nodes of dirty components, and nodes new in this run. -#}
+    {%- set recompute_sql -%}
+        select current_nodes.node_id
+        from {{ rel.current_nodes }} as current_nodes
+        left join {{ previous }} as previous on current_nodes.node_id = previous.node_id
+        left join {{ rel.dirty }} as dirty on previous.component_id = dirty.component_id
+        where previous.node_id is null or dirty.component_id is not null
+    {%- endset -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.recompute, recompute_sql)) -%}
+    {#- Edges that can change anything: new edges, and every edge touching a recomputed node, lifted:
+        a node outside the recomputed set stands for its previous component. -#}
+    {%- set lifted_sql -%}
+        select distinct
+            coalesce(previous_a.component_id, edges.node_a) as node_a,
+            coalesce(previous_b.component_id, edges.node_b) as node_b
+        from {{ rel.current_edges }} as edges
+        left join {{ snapshot }} as snapshot
+            on edges.node_a = snapshot.node_a and edges.node_b = snapshot.node_b
+        left join {{ rel.recompute }} as recompute_a on edges.node_a = recompute_a.node_id
+        left join {{ rel.recompute }} as recompute_b on edges.node_b = recompute_b.node_id
+        left join {{ previous }} as previous_a
+            on edges.node_a = previous_a.node_id and recompute_a.node_id is null
+        left join {{ previous }} as previous_b
+            on edges.node_b = previous_b.node_id and recompute_b.node_id is null
+        where
+            snapshot.node_a is null
+            or recompute_a.node_id is not null
+            or recompute_b.node_id is not null
+    {%- endset -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.lifted, lifted_sql)) -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.lifted_nodes,
+        'select node_a as node_id from ' ~ rel.lifted ~ ' union select node_b from ' ~ rel.lifted)) -%}
+    {%- set counts = run_query('select (select count(*) from ' ~ rel.recompute ~ '), (select count(*) from '
+        ~ rel.lifted ~ '), (select count(*) from ' ~ rel.dirty ~ ')') -%}
+    {%- do log('connected components: incremental; ' ~ counts.rows[0][0] ~ ' nodes recomputed, '
+        ~ counts.rows[0][1] ~ ' lifted edges, ' ~ counts.rows[0][2] ~ ' dirty components', info=true) -%}
+    {%- set result = segmentation.cc_run_rounds(rel.lifted, work, prefix, max_rounds) -%}
+    {%- if stats_identifier -%}
+        {%- do segmentation.cc_write_stats(result['stats'], work.incorporate(path={'identifier': stats_identifier})) -%}
+    {%- endif -%}
+    with
+
+    delta_labels as (
+        {{ segmentation.cc_compose_sql(rel.lifted_nodes, result['maps']) | indent(8) }}
+    ),
+
+    labelled as (
+        select
+            current_nodes.node_id,
+            case
+                when recompute.node_id is not null then coalesce(own_label.component_id, current_nodes.node_id)
+                else coalesce(component_label.component_id, previous.component_id)
+            end as component_id
+        from {{ rel.current_nodes }} as current_nodes
+        left join {{ rel.recompute }} as recompute on current_nodes.node_id = recompute.node_id
+        left join {{ previous }} as previous on current_nodes.node_id = previous.node_id
+        left join delta_labels as own_label on current_nodes.node_id = own_label.node_id
+        left join delta_labels as component_label on previous.component_id = component_label.node_id
+    )
+
+    select * from labelled
+{% endmacro %}
+
+
+{#
+    Keeps this run's kept links for the next incremental run: a post-hook of the components model,
+    so the snapshot only advances when the components table was written.
+#}
+{% macro cc_save_snapshot(links_model, snapshot_identifier) %}
+    {%- set edges_relation = '(select node_a, node_b from ' ~ ref(links_model) ~ ' where is_kept)' -%}
+    {%- set work = this.incorporate(path={'schema': this.schema ~ '_work'}) -%}
+    {%- set snapshot = work.incorporate(path={'identifier': snapshot_identifier}) -%}
+    {%- do adapter.create_schema(work) -%}
+    {{ segmentation.cc_create_table_as(snapshot,
+        'select distinct least(node_a, node_b) as node_a, greatest(node_a, node_b) as node_b from '
+        ~ edges_relation ~ ' as edges where node_a <> node_b') }}
+{% endmacro %}
+
+
+{#
+    The relation schema.identifier if it exists right now, else none. Asks the information schema, since
+    tables written by run_query during this run are not in dbt's relation cache.
+#}
+{% macro existing_relation(schema_name, identifier) %}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select count(*) from information_schema.tables where table_schema = '" ~ schema_name
+        ~ "' and table_name = '" ~ identifier ~ "'"
+    ).columns[0].values()[0] -%}
+    {%- if found | int == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(api.Relation.create(database=target.database, schema=schema_name, identifier=identifier)) }}
+{% endmacro %}

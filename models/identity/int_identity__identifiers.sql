@@ -75,7 +75,8 @@ blocked as (
 numbered as (
 
     select
-        row_number() over (order by identifiers.identifier_type, identifiers.identifier_value) as node_id,
+        {%- set node_key = dbt.concat(['identifiers.identifier_type', "':'", 'identifiers.identifier_value']) %}
+        {{ segmentation.stable_node_id(node_key) }} as node_id,
         identifiers.identifier_type,
         identifiers.identifier_value,
         identifiers.first_seen_at,

@@ -4,6 +4,7 @@ are logged in profile_merges, and a retired id is never issued again."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def _batches(sample: Path, root: Path) -> list[Path]:
     return folders
 
 
-def _dbt(project: Path, database: Path, work: Path, *args: str) -> None:
+def _dbt(project: Path, database: Path, work: Path, *args: str) -> str:
     env = {
         **os.environ,
         "SEGMENTATION_DUCKDB_PATH": str(database),
@@ -62,6 +63,7 @@ def _dbt(project: Path, database: Path, work: Path, *args: str) -> None:
         cwd=project, env=env, capture_output=True, text=True, timeout=900,
     )
     assert completed.returncode == 0, completed.stdout[-4000:]
+    return completed.stdout
 
 
 def _map(database: Path) -> set[tuple]:
@@ -79,9 +81,12 @@ def batched(tmp_path_factory: pytest.TempPathFactory) -> dict:
     folders = _batches(sample, work)
     incremental = work / "incremental.duckdb"
     merges_per_batch = []
+    recomputed = []
     for folder in folders:
         load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=incremental))
-        _dbt(PROJECT_ROOT, incremental, work, "build", *SELECTION)
+        output = _dbt(PROJECT_ROOT, incremental, work, "build", *SELECTION)
+        match = re.search(r"incremental; (\d+) nodes recomputed", output)
+        recomputed.append(int(match.group(1)) if match else None)
         with duckdb.connect(str(incremental), read_only=True) as connection:
             merges_per_batch.append(connection.execute("select count(*) from identity.profile_merges").fetchone()[0])
     after_batches = _map(incremental)
@@ -95,12 +100,20 @@ def batched(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
         "work": work, "incremental": incremental, "after_batches": after_batches,
         "after_full_refresh": after_full_refresh, "full_build": _map(full), "merges_per_batch": merges_per_batch,
+        "recomputed": recomputed,
     }
 
 
 def test_four_batches_equal_one_full_build(batched: dict) -> None:
     assert len(batched["after_batches"]) > 1000
     assert batched["after_batches"] == batched["full_build"]
+
+
+def test_batches_after_the_first_recompute_only_touched_components(batched: dict) -> None:
+    """The first build computes everything; later ones only the nodes of components a batch touched."""
+    first, *later = batched["recomputed"]
+    assert first is None
+    assert all(count is not None and count < len(batched["after_batches"]) for count in later), later
 
 
 def test_full_refresh_keeps_every_profile_id(batched: dict) -> None:
