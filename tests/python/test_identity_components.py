@@ -58,6 +58,22 @@ def _canonical(labels: np.ndarray) -> np.ndarray:
     return np.array([smallest[label] for label in labels])
 
 
+def _components_operation(database: Path, tmp_path: Path, extra_args: str) -> subprocess.CompletedProcess:
+    """`dbt run-operation connected_components_to_table` on graph.edges / graph.nodes of `database`."""
+    env = {
+        **os.environ,
+        "SEGMENTATION_DUCKDB_PATH": str(database),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "run-operation", "connected_components_to_table",
+         "--profiles-dir", ".", "--args",
+         "{edges: graph.edges, nodes: graph.nodes, output: graph.components" + extra_args + "}"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_partition_equals_scipy_on_long_chains_stars_and_small_components(tmp_path: Path, seed: int) -> None:
     nodes, edges = _graph(seed)
@@ -69,18 +85,7 @@ def test_partition_equals_scipy_on_long_chains_stars_and_small_components(tmp_pa
         connection.register("edge_table", edge_table)
         connection.execute("create table graph.edges as select node_a, node_b from edge_table")
 
-    env = {
-        **os.environ,
-        "SEGMENTATION_DUCKDB_PATH": str(database),
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-    }
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run-operation", "connected_components_to_table",
-         "--profiles-dir", ".", "--args",
-         "{edges: graph.edges, nodes: graph.nodes, output: graph.components}"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
+    completed = _components_operation(database, tmp_path, "")
     assert completed.returncode == 0, completed.stdout[-3000:]
 
     with duckdb.connect(str(database), read_only=True) as connection:
@@ -105,18 +110,7 @@ def test_round_guard_fails_loudly(tmp_path: Path) -> None:
         connection.execute(
             "create table graph.edges as select range + 1 as node_a, range + 2 as node_b from range(999)"
         )
-    env = {
-        **os.environ,
-        "SEGMENTATION_DUCKDB_PATH": str(database),
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-    }
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run-operation", "connected_components_to_table",
-         "--profiles-dir", ".", "--args",
-         "{edges: graph.edges, nodes: graph.nodes, output: graph.components, max_rounds: 2}"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
+    completed = _components_operation(database, tmp_path, ", max_rounds: 2")
     assert completed.returncode != 0
     assert "did not converge within 2 rounds" in completed.stdout
     with duckdb.connect(str(database), read_only=True) as connection:
