@@ -1,10 +1,16 @@
-{#- One row per kept link between two identifiers (both directions once, lower node first). -#}
+{#- One row per kept link between two identifiers (lower node first), after every rule including component limits. -#}
 with
 
 links as (
 
     select * from {{ ref('int_identity__links_ruled') }}
     where is_kept
+
+),
+
+limit_cuts as (
+
+    select * from {{ ref('int_identity__limit_cuts') }}
 
 ),
 
@@ -29,6 +35,8 @@ edges as (
     from links
     inner join identifiers as node_a on links.node_a = node_a.node_id
     inner join identifiers as node_b on links.node_b = node_b.node_id
+    left join limit_cuts on links.node_a = limit_cuts.node_a and links.node_b = limit_cuts.node_b
+    where limit_cuts.node_a is null
 
 )
 

@@ -22,7 +22,7 @@ anchors as (
 
 components as (
 
-    select * from {{ ref('int_identity__components') }}
+    select * from {{ ref('int_identity__components_limited') }}
 
 ),
 

@@ -32,6 +32,34 @@ blocked_identifiers as (
 
 ),
 
+limit_cuts as (
+
+    select * from {{ ref('int_identity__limit_cuts') }}
+
+),
+
+component_limit_cuts as (
+
+    select
+        'limit' as rule_name,
+        (
+            'the profile would hold two values of a type limited to one per profile (user_id, crm_id, '
+            || 'customer_id by default), joined through other identifiers; each identifier stays with the '
+            || 'nearest value'
+        ) as reason,
+        node_a.identifier_type as identifier_type_a,
+        node_a.identifier_value as identifier_value_a,
+        node_b.identifier_type as identifier_type_b,
+        node_b.identifier_value as identifier_value_b,
+        links.observations
+    from limit_cuts
+    inner join {{ ref('int_identity__links_ruled') }} as links
+        on limit_cuts.node_a = links.node_a and limit_cuts.node_b = links.node_b
+    inner join identifiers as node_a on limit_cuts.node_a = node_a.node_id
+    inner join identifiers as node_b on limit_cuts.node_b = node_b.node_id
+
+),
+
 cut_links as (
 
     select
@@ -53,6 +81,8 @@ audit as (
     select * from blocked_identifiers
     union all
     select * from cut_links
+    union all
+    select * from component_limit_cuts
 
 )
 

@@ -6,7 +6,7 @@ with
 
 components as (
 
-    select * from {{ ref('int_identity__components') }}
+    select * from {{ ref('int_identity__components_limited') }}
 
 ),
 

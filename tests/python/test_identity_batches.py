@@ -20,7 +20,7 @@ from orchestration.warehouse import Target
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
-SELECTION = ["--select", "+identity_map", "+profile_merges", "identity_edges"]
+SELECTION = ["--select", "+identity_map", "+profile_merges", "+identity_edges"]
 TIME_COLUMN = {
     "identifies": "received_at", "tracks": "received_at", "pages": "received_at", "screens": "received_at",
     "orders": "updated_at", "crm_contacts": "updated_at", "deletion_requests": "requested_at",

@@ -1,0 +1,10 @@
+{#-
+    One row per non-blocked identifier with its final component: the connected component, split where
+    it would hold two values of a type limited to one per profile (macros/identity/limit_components.sql).
+-#}
+{{ segmentation.limit_components(
+    components_relation=ref('int_identity__components'),
+    links_relation='(select node_a, node_b from ' ~ ref('int_identity__links_ruled') ~ ' where is_kept)',
+    identifiers_relation=ref('int_identity__identifiers'),
+    types_relation=ref('identity_identifier_types')
+) }}

@@ -1,0 +1,88 @@
+"""A per-profile limit of one holds across a whole component, not only at each identifier's links:
+two users joined only through other identifiers end in two profiles, and the cut is audited."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from orchestration.contract import TABLES
+from orchestration.loader import load_folder
+from orchestration.warehouse import Target
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+START = datetime(2026, 10, 1, 12, 0, 0)
+
+
+def _identify(number: int, anonymous_id: str | None, user_id: str | None, email: str) -> dict:
+    at = START + timedelta(hours=number)
+    return {"id": f"m{number}", "anonymous_id": anonymous_id, "user_id": user_id, "timestamp": at,
+            "sent_at": at, "received_at": at + timedelta(seconds=1), "traits": json.dumps({"email": email})}
+
+
+def _write(folder: Path, rows: list[dict]) -> None:
+    """An identifies file, and empty files for every other table so all raw tables exist."""
+    folder.mkdir(parents=True)
+    for name, table in TABLES.items():
+        columns = {column.name: [] for column in table.columns}
+        if name == "identifies":
+            columns = {column.name: [row.get(column.name) for row in rows] for column in table.columns}
+        arrays = {
+            column.name: pa.array(
+                columns[column.name],
+                type=pa.timestamp("us") if column.type == "timestamp" else (
+                    pa.decimal128(18, 4) if column.type == "decimal" else (
+                        pa.int64() if column.type == "integer" else pa.string())),
+            )
+            for column in table.columns
+        }
+        pq.write_table(pa.table(arrays), folder / f"{name}.parquet")
+
+
+def test_two_users_joined_through_other_identifiers_stay_apart(tmp_path: Path) -> None:
+    # u1 - e1@ - shared cookie - e2@ - u2: no identifier links two user_ids directly, so the
+    # per-identifier limit does not fire; the component would hold two user_ids.
+    rows = [
+        _identify(1, "cookie-u1", "u1", "e1@example.com"),
+        _identify(2, "cookie-u1", "u1", "e1@example.com"),
+        _identify(3, "shared-cookie", None, "e1@example.com"),
+        _identify(4, "shared-cookie", None, "e2@example.com"),
+        _identify(5, "cookie-u2", "u2", "e2@example.com"),
+    ]
+    _write(tmp_path / "raw", rows)
+    database = tmp_path / "limits.duckdb"
+    load_folder(tmp_path / "raw", Target(name="duckdb", kind="duckdb", duckdb_path=database))
+    env = {**os.environ, "SEGMENTATION_DUCKDB_PATH": str(database), "DBT_TARGET_PATH": str(tmp_path / "target"),
+           "DBT_LOG_PATH": str(tmp_path / "logs")}
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".", "--select",
+         "+identity_map", "+identity_rule_audit", "+identity_edges"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        profile = dict(connection.execute(
+            "select identifier_type || ':' || identifier_value, profile_id from identity.identity_map"
+        ).fetchall())
+        audited = connection.execute(
+            "select count(*) from identity.identity_rule_audit where rule_name = 'limit' "
+            "and reason like '%limited to one per profile%'"
+        ).fetchone()[0]
+        edges = connection.execute("select count(*) from identity.identity_edges").fetchone()[0]
+        links = connection.execute(
+            "select count(*) from identity.int_identity__links_ruled where is_kept"
+        ).fetchone()[0]
+    assert profile["user_id:u1"] != profile["user_id:u2"]
+    assert profile["email:e1@example.com"] == profile["user_id:u1"]
+    assert profile["email:e2@example.com"] == profile["user_id:u2"]
+    assert profile["anonymous_id:cookie-u1"] == profile["user_id:u1"]
+    assert audited == 1
+    assert edges == links - 1
