@@ -1,11 +1,12 @@
 {#-
     One row per profile id ever issued; never rebuilt from scratch (full_refresh=false), so ids stay
     stable across full refreshes and are never reused.
-    - A component whose anchor already holds an active id keeps it.
-    - Otherwise the component gets a new id derived from its anchor and a generation (how many ids that
-      anchor held before), so an id that was retired is never issued again.
-    - An active id whose anchor is no longer an anchor is retired: 'merged' when the anchor now sits in
-      another profile (merged_into_profile_id), 'anchor_removed' when it left the graph.
+    - A component holding the anchor of an active id keeps that id; holding several (a merge), it keeps
+      the oldest one (issued first, then the older anchor) and the others are retired as 'merged'.
+      A late-arriving identifier older than the anchor does not change the id.
+    - A component holding no active anchor gets a new id derived from its oldest identifier and a
+      generation (how many ids that identifier anchored before), so a retired id is never issued again.
+    - An active id whose anchor left the graph is retired as 'anchor_removed'.
     - A new id whose anchor belonged to a still-active profile before this run is a split
       (split_from_profile_id). The previous membership is read from the identity_map table as the
       last run left it, before this run rebuilds it.
@@ -91,16 +92,42 @@ generations as (
 
 ),
 
+members as (
+
+    select
+        components.component_id,
+        identifiers.identifier_type,
+        identifiers.identifier_value,
+        identifiers.first_seen_at
+    from components
+    inner join identifiers on components.node_id = identifiers.node_id
+
+),
+
+active_in_components as (
+
+    select
+        members.component_id,
+        active.profile_id,
+        row_number() over (
+            partition by members.component_id
+            order by active.issued_at asc, members.first_seen_at asc, active.profile_id asc
+        ) as keep_rank
+    from active
+    inner join members
+        on
+            active.anchor_type = members.identifier_type
+            and active.anchor_value = members.identifier_value
+
+),
+
 kept as (
 
     select
-        anchors.component_id,
-        active.profile_id
-    from anchors
-    inner join active
-        on
-            anchors.anchor_type = active.anchor_type
-            and anchors.anchor_value = active.anchor_value
+        component_id,
+        profile_id
+    from active_in_components
+    where keep_rank = 1
 
 ),
 
@@ -119,10 +146,7 @@ issued as (
         coalesce(generations.ids_before, 0) as generation,
         previous_membership.profile_id as previous_profile_id
     from anchors
-    left join active
-        on
-            anchors.anchor_type = active.anchor_type
-            and anchors.anchor_value = active.anchor_value
+    left join kept on anchors.component_id = kept.component_id
     left join generations
         on
             anchors.anchor_type = generations.anchor_type
@@ -131,7 +155,7 @@ issued as (
         on
             anchors.anchor_type = previous_membership.identifier_type
             and anchors.anchor_value = previous_membership.identifier_value
-    where active.profile_id is null
+    where kept.profile_id is null
 
 ),
 
@@ -183,15 +207,9 @@ retired_rows as (
         case when current_ids.profile_id is not null then 'merged' else 'anchor_removed' end as retired_reason,
         current_ids.profile_id as merged_into_profile_id
     from active
-    left join kept
-        on active.profile_id = kept.profile_id
-    left join identifiers
-        on
-            active.anchor_type = identifiers.identifier_type
-            and active.anchor_value = identifiers.identifier_value
-    left join components on identifiers.node_id = components.node_id
-    left join current_ids on components.component_id = current_ids.component_id
-    where kept.profile_id is null
+    left join active_in_components on active.profile_id = active_in_components.profile_id
+    left join current_ids on active_in_components.component_id = current_ids.component_id
+    where active_in_components.profile_id is null or active_in_components.keep_rank > 1
 
 ),
 

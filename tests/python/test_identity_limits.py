@@ -1,5 +1,6 @@
-"""A per-profile limit of one holds across a whole component, not only at each identifier's links:
-two users joined only through other identifiers end in two profiles, and the cut is audited."""
+"""Identity edge cases on hand-made data: a per-profile limit of one holds across a whole component
+(two users joined only through other identifiers stay apart, and the cut is audited), and a
+late-arriving identifier older than a profile's anchor does not change the profile's id."""
 
 from __future__ import annotations
 
@@ -22,10 +23,29 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 10, 1, 12, 0, 0)
 
 
-def _identify(number: int, anonymous_id: str | None, user_id: str | None, email: str) -> dict:
+def _identify(number: int, anonymous_id: str | None, user_id: str | None, email: str,
+              delivered_late_by: timedelta = timedelta(0)) -> dict:
     at = START + timedelta(hours=number)
+    received = at + timedelta(seconds=1) + delivered_late_by
     return {"id": f"m{number}", "anonymous_id": anonymous_id, "user_id": user_id, "timestamp": at,
-            "sent_at": at, "received_at": at + timedelta(seconds=1), "traits": json.dumps({"email": email})}
+            "sent_at": received, "received_at": received, "traits": json.dumps({"email": email})}
+
+
+def _load_and_build(folder: Path, database: Path, work: Path) -> dict[str, str]:
+    """Load a folder, build identity, and return identifier -> profile id."""
+    load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=database))
+    env = {**os.environ, "SEGMENTATION_DUCKDB_PATH": str(database), "DBT_TARGET_PATH": str(work / "target"),
+           "DBT_LOG_PATH": str(work / "logs")}
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".", "--select",
+         "+identity_map", "+identity_rule_audit", "+identity_edges", "+profile_merges"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return dict(connection.execute(
+            "select identifier_type || ':' || identifier_value, profile_id from identity.identity_map"
+        ).fetchall())
 
 
 def _write(folder: Path, rows: list[dict]) -> None:
@@ -59,19 +79,8 @@ def test_two_users_joined_through_other_identifiers_stay_apart(tmp_path: Path) -
     ]
     _write(tmp_path / "raw", rows)
     database = tmp_path / "limits.duckdb"
-    load_folder(tmp_path / "raw", Target(name="duckdb", kind="duckdb", duckdb_path=database))
-    env = {**os.environ, "SEGMENTATION_DUCKDB_PATH": str(database), "DBT_TARGET_PATH": str(tmp_path / "target"),
-           "DBT_LOG_PATH": str(tmp_path / "logs")}
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".", "--select",
-         "+identity_map", "+identity_rule_audit", "+identity_edges"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:]
+    profile = _load_and_build(tmp_path / "raw", database, tmp_path)
     with duckdb.connect(str(database), read_only=True) as connection:
-        profile = dict(connection.execute(
-            "select identifier_type || ':' || identifier_value, profile_id from identity.identity_map"
-        ).fetchall())
         audited = connection.execute(
             "select count(*) from identity.identity_rule_audit where rule_name = 'limit' "
             "and reason like '%limited to one per profile%'"
@@ -86,3 +95,25 @@ def test_two_users_joined_through_other_identifiers_stay_apart(tmp_path: Path) -
     assert profile["anonymous_id:cookie-u1"] == profile["user_id:u1"]
     assert audited == 1
     assert edges == links - 1
+
+
+def test_a_late_older_identifier_does_not_change_the_profile_id(tmp_path: Path) -> None:
+    database = tmp_path / "late.duckdb"
+    first = _load_and_build(_folder(tmp_path, "batch_1", [_identify(10, "cookie-new", "u1", "u1@example.com")]),
+                            database, tmp_path)
+    original = first["user_id:u1"]
+    # An event from an older cookie of the same user, delivered twelve days late: its identifier is
+    # now the oldest of the profile.
+    late = [_identify(1, "cookie-old", "u1", "u1@example.com", delivered_late_by=timedelta(days=12))]
+    second = _load_and_build(_folder(tmp_path, "batch_2", late), database, tmp_path)
+    assert second["anonymous_id:cookie-old"] == second["user_id:u1"] == original
+    with duckdb.connect(str(database), read_only=True) as connection:
+        retired = connection.execute(
+            "select count(*) from identity.identity_profile_registry where retired_at is not null"
+        ).fetchone()[0]
+    assert retired == 0
+
+
+def _folder(root: Path, name: str, rows: list[dict]) -> Path:
+    _write(root / name, rows)
+    return root / name
