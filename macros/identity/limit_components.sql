@@ -1,10 +1,12 @@
 {#
-    Enforces per-profile limits of 1 (user_id, crm_id, customer_id by default) across whole components:
-    a component holding two values of such a type, linked through other identifiers, is split into one
-    territory per value. Every node joins the value nearest to it (breadth-first, layer by layer; ties
-    go to the value with the most observations, then the lowest node id). Types are handled in priority
-    order, each pass working inside the territories of the previous one. Returns a select of
-    (node_id, component_id); untouched components keep their ids.
+    Enforces per-profile limits (max_per_profile: 1 user_id, 5 emails, ...) across whole components.
+    In a component holding more values of a limited type than allowed, every node joins the value
+    nearest to it (breadth-first, layer by layer; ties go to the value with the most observations, then
+    the lowest node id). The values beyond the limit, by observations, leave with their territories as
+    profiles of their own; the rest of the component is regrouped by connectivity without them, so no
+    part holds more than the limit. Types are handled in priority order, each pass working inside the
+    groups of the previous one. Returns a select of (node_id, component_id); untouched components keep
+    their ids.
 
     Only components that break a limit are traversed, so the cost is one aggregation per limited type
     plus rounds proportional to the radius of the offending components; max_rounds guards the loop.
@@ -20,10 +22,11 @@
     {%- set frontier = work.incorporate(path={'identifier': this.identifier ~ '__frontier'}) -%}
     {%- do run_query(segmentation.cc_create_table_as(labels,
         'select node_id, component_id from ' ~ components_relation)) -%}
-    {%- set limited_types = run_query(
-        'select identifier_type from ' ~ types_relation ~ ' where max_per_profile = 1 order by priority'
-    ).columns[0].values() -%}
-    {%- for limited_type in limited_types -%}
+    {%- set limited = run_query(
+        'select identifier_type, max_per_profile from ' ~ types_relation
+        ~ ' where max_per_profile is not null order by priority'
+    ) -%}
+    {%- for limited_type, limit in limited.rows -%}
         {%- set seeds_sql -%}
             with typed as (
                 select labels.node_id, labels.component_id, identifiers.observations
@@ -32,7 +35,7 @@
                 where identifiers.identifier_type = '{{ limited_type }}' and not identifiers.is_blocked
             ),
             offending as (
-                select component_id from typed group by component_id having count(*) > 1
+                select component_id from typed group by component_id having count(*) > {{ limit }}
             )
             select
                 typed.node_id,
@@ -90,12 +93,35 @@
                     {%- set state.rounds = state.rounds + 1 -%}
                 {%- endif -%}
             {%- endfor -%}
+            {#- Values beyond the limit (by observations) leave with their territories; the rest of the
+                component is regrouped by connectivity without them, so every part holds at most `limit`. -#}
+            {%- set kept_nodes = work.incorporate(path={'identifier': this.identifier ~ '__kept_nodes'}) -%}
+            {%- set kept_edges = work.incorporate(path={'identifier': this.identifier ~ '__kept_edges'}) -%}
+            {%- do run_query(segmentation.cc_create_table_as(kept_nodes,
+                'select node_id, component_id from ' ~ reached ~ ' where seed_rank <= ' ~ limit)) -%}
+            {%- set kept_edges_sql -%}
+                select links.node_a, links.node_b
+                from {{ links_relation }} as links
+                inner join {{ kept_nodes }} as node_a on links.node_a = node_a.node_id
+                inner join {{ kept_nodes }} as node_b on links.node_b = node_b.node_id
+                where node_a.component_id = node_b.component_id
+            {%- endset -%}
+            {%- do run_query(segmentation.cc_create_table_as(kept_edges, kept_edges_sql)) -%}
+            {%- set regrouped = segmentation.cc_run_rounds(kept_edges, work, this.identifier ~ '__regroup', max_rounds) -%}
             {%- set relabel_sql -%}
+                with regrouped as (
+                    {{ segmentation.cc_compose_sql('(select node_id from ' ~ kept_nodes ~ ')', regrouped['maps']) }}
+                )
                 select
                     labels.node_id,
-                    coalesce(reached.seed_id, labels.component_id) as component_id
+                    case
+                        when regrouped.node_id is not null then regrouped.component_id
+                        when reached.node_id is not null then reached.seed_id
+                        else labels.component_id
+                    end as component_id
                 from {{ labels }} as labels
                 left join {{ reached }} as reached on labels.node_id = reached.node_id
+                left join regrouped on labels.node_id = regrouped.node_id
             {%- endset -%}
             {%- set relabelled = work.incorporate(path={'identifier': this.identifier ~ '__relabelled'}) -%}
             {%- do run_query(segmentation.cc_create_table_as(relabelled, relabel_sql)) -%}

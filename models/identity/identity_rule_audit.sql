@@ -43,9 +43,9 @@ component_limit_cuts as (
     select
         'limit' as rule_name,
         (
-            'the profile would hold two values of a type limited to one per profile (user_id, crm_id, '
-            || 'customer_id by default), joined through other identifiers; each identifier stays with the '
-            || 'nearest value'
+            'the profile would hold more values of a type than its per-profile limit (max_per_profile), '
+            || 'joined through other identifiers; each identifier stays with the nearest value, and values '
+            || 'beyond the limit leave with theirs'
         ) as reason,
         node_a.identifier_type as identifier_type_a,
         node_a.identifier_value as identifier_value_a,

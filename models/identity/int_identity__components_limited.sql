@@ -1,6 +1,6 @@
 {#-
     One row per non-blocked identifier with its final component: the connected component, split where
-    it would hold two values of a type limited to one per profile (macros/identity/limit_components.sql).
+    it would hold more values of a type than max_per_profile allows (macros/identity/limit_components.sql).
 -#}
 {{ segmentation.limit_components(
     components_relation=ref('int_identity__components'),

@@ -1,6 +1,6 @@
-"""Identity edge cases on hand-made data: a per-profile limit of one holds across a whole component
-(two users joined only through other identifiers stay apart, and the cut is audited), and a
-late-arriving identifier older than a profile's anchor does not change the profile's id."""
+"""Identity edge cases on hand-made data: per-profile limits hold across a whole component (two users,
+or six emails, joined only through other identifiers; the cuts are audited), and a late-arriving
+identifier older than a profile's anchor does not change the profile's id."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def test_two_users_joined_through_other_identifiers_stay_apart(tmp_path: Path) -
     with duckdb.connect(str(database), read_only=True) as connection:
         audited = connection.execute(
             "select count(*) from identity.identity_rule_audit where rule_name = 'limit' "
-            "and reason like '%limited to one per profile%'"
+            "and reason like '%per-profile limit%'"
         ).fetchone()[0]
         edges = connection.execute("select count(*) from identity.identity_edges").fetchone()[0]
         links = connection.execute(
@@ -117,3 +117,29 @@ def test_a_late_older_identifier_does_not_change_the_profile_id(tmp_path: Path) 
 def _folder(root: Path, name: str, rows: list[dict]) -> Path:
     _write(root / name, rows)
     return root / name
+
+
+def test_a_profile_never_holds_more_emails_than_the_limit(tmp_path: Path) -> None:
+    # No single identifier links more than 4 emails, but together the component would hold 6 > 5:
+    # the weakest email (fewest observations) leaves with its territory.
+    number = iter(range(1, 100))
+    rows = []
+    for email in ("e1", "e2", "e3"):
+        rows += [_identify(next(number), "cookie-u1", "u1", f"{email}@example.com") for _ in range(2)]
+    for email, times in (("e4", 2), ("e5", 2), ("e6", 1)):
+        rows += [_identify(next(number), "shared", None, f"{email}@example.com") for _ in range(times)]
+    rows.append(_identify(next(number), "shared", "u1", "e1@example.com"))
+    database = tmp_path / "emails.duckdb"
+    profile = _load_and_build(_folder(tmp_path, "raw", rows), database, tmp_path)
+    emails_of_u1 = {
+        key for key, value in profile.items() if key.startswith("email:") and value == profile["user_id:u1"]
+    }
+    assert emails_of_u1 == {f"email:e{n}@example.com" for n in range(1, 6)}
+    assert profile["email:e6@example.com"] != profile["user_id:u1"]
+    assert profile["anonymous_id:shared"] == profile["user_id:u1"]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        cuts = connection.execute(
+            "select identifier_value_a, identifier_value_b from identity.identity_rule_audit "
+            "where reason like '%per-profile limit%' order by all"
+        ).fetchall()
+    assert cuts == [("e6@example.com", "shared")] or cuts == [("shared", "e6@example.com")]
