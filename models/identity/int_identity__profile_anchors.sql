@@ -1,6 +1,7 @@
 {#-
     One row per component of the identity graph with its anchor: the oldest identifier (earliest
-    first_seen_at, then type priority, type and value). The anchor decides which profile id survives.
+    first_seen_at, then type priority, type and value): the anchor of a new id, used only when the
+    component holds no active id (identity_profile_registry).
 -#}
 with
 
