@@ -19,6 +19,7 @@ purposes as (
         user_id,
         event_at as decided_at,
         received_at,
+        coalesce(lower({{ segmentation.json_text('properties', 'source') }}), 'unspecified') as decision_source,
         '{{ purpose }}' as purpose,
         lower({{ segmentation.json_text('consent_preferences', purpose) }}) as decision
     from consent_events
@@ -37,6 +38,7 @@ decisions as (
         user_id,
         decided_at,
         received_at,
+        decision_source,
         purpose,
         decision = 'true' as is_granted
     from purposes

@@ -1,0 +1,423 @@
+{#
+    Erasure: a deletion request keyed by any identifier erases the whole person, everywhere.
+
+    privacy_suppressions runs after the identity layer and before anything else. Its pre-hook
+    (prepare_erasure_batch) collects this run's erasure batch in <privacy>_work.erasure_batch:
+      - the identifiers named by staged deletion requests,
+      - every identifier of a profile that holds a suppressed identifier (a new request's person, or an
+        erased person whose identifiers arrive again in new data),
+      - identifiers in raw rows loaded since the last run that hash to a suppressed identifier.
+    The model appends the batch's salted hashes to the suppression list. Its post-hook
+    (erase_batch) then deletes, in one pass:
+      1. raw rows (and their base_* rows) that carry a batch identifier: typed columns, identifiers
+         extracted from JSON, quarantined rows by text, and order items of erased orders;
+      2. in every other table of the warehouse, rows keyed by an erased profile id (profile_id,
+         related_profile_id, merged_into_profile_id, split_from_profile_id), by a batch identifier
+         (columns named like an identifier type, or *_type/*_value pairs) or by an erased identity node;
+    and leaves the erased profile ids and per-table row counts for privacy_erased_profiles and
+    privacy_erasure_log. Downstream models (profiles, segments) are built after it.
+#}
+
+{% macro erasure_work_relation(identifier) -%}
+    {{ return(this.incorporate(path={'schema': this.schema ~ '_work', 'identifier': identifier})) }}
+{%- endmacro %}
+
+
+{#
+    The relation of a model or source found through the graph. The erasure hooks touch tables all
+    over the project; refs inside hooks would have to be declared as dependencies of the model.
+#}
+{% macro graph_relation(name, source_name=none) -%}
+    {%- for node in graph.nodes.values() if source_name is none and node.resource_type == 'model' and node.name == name -%}
+        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- endfor -%}
+    {%- for node in graph.sources.values() if source_name is not none and node.source_name == source_name and node.name == name -%}
+        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.identifier)) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error('No ' ~ ('source ' ~ source_name ~ '.' if source_name else 'model ') ~ name ~ ' in the project') }}
+{%- endmacro %}
+
+
+{% macro erasure_create_table_as(relation, sql) -%}
+    {%- do adapter.create_schema(relation) -%}
+    {%- do run_query('drop table if exists ' ~ relation) -%}
+    {%- do run_query('create table ' ~ relation ~ ' as ' ~ sql) -%}
+{%- endmacro %}
+
+
+{# Base tables whose rows come one-to-one from a raw table: (base model name, source name, table). #}
+{% macro erasure_raw_tables() -%}
+    {%- set found = [] -%}
+    {%- for node in graph.nodes.values() | sort(attribute='name') -%}
+        {%- if node.resource_type == 'model' and node.name.startswith('base_') and node.sources | length == 1 -%}
+            {%- do found.append({'base': node.name, 'source': node.sources[0][0], 'table': node.sources[0][1]}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{%- endmacro %}
+
+
+{#
+    Rows of a base table that belong to an erased person although no typed column says so:
+    identifiers a staged model extracts from JSON (matched through the staged row's key), and child
+    rows of an erased parent row.
+#}
+{% macro erasure_linked_rows() -%}
+    {{ return({
+        'base_segment__identifies': [{'staged': 'stg_segment__identifies', 'key': 'message_id',
+            'identifiers': {'email': 'email', 'phone': 'phone', 'crm_id': 'crm_id', 'customer_id': 'customer_id'}}],
+        'base_shop__order_items': [{'parent': 'base_shop__orders', 'key': 'order_id'}],
+    }) }}
+{%- endmacro %}
+
+
+{# Columns of every table in the target database, as {(schema, table): [(column, data_type), ...]}. #}
+{% macro erasure_catalog() -%}
+    {%- set rows = run_query(
+        "select c.table_schema, c.table_name, c.column_name, lower(c.data_type) "
+        ~ "from information_schema.columns as c "
+        ~ "inner join information_schema.tables as t "
+        ~ "on c.table_catalog = t.table_catalog and c.table_schema = t.table_schema and c.table_name = t.table_name "
+        ~ "where t.table_type = 'BASE TABLE' and c.table_catalog = '" ~ target.database ~ "' "
+        ~ "and c.table_schema not in ('information_schema', 'pg_catalog') "
+        ~ "order by c.table_schema, c.table_name, c.ordinal_position") -%}
+    {%- set catalog = {} -%}
+    {%- for row in rows -%}
+        {%- set key = row[0] ~ '.' ~ row[1] -%}
+        {%- if key not in catalog -%}
+            {%- do catalog.update({key: {'schema': row[0], 'table': row[1], 'columns': []}}) -%}
+        {%- endif -%}
+        {%- do catalog[key]['columns'].append({'name': row[2] | lower, 'type': row[3]}) -%}
+    {%- endfor -%}
+    {{ return(catalog) }}
+{%- endmacro %}
+
+
+{% macro erasure_is_text(data_type) -%}
+    {{ return(data_type.startswith('varchar') or data_type.startswith('character') or data_type in ('text', 'string')) }}
+{%- endmacro %}
+
+
+{#
+    Pre-hook of privacy_suppressions: builds <privacy>_work.erasure_batch (identifier_type,
+    identifier_value, identifier_hash, profile_id, origin) and checks the salt did not change.
+#}
+{% macro prepare_erasure_batch() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set batch = segmentation.erasure_work_relation('erasure_batch') -%}
+    {%- set previous = segmentation.existing_relation(this.schema, this.identifier) -%}
+    {%- set fingerprint = segmentation.sha256_hex("'fingerprint:" ~ (segmentation.erasure_salt() | replace("'", "''")) ~ "'") -%}
+    {%- if previous is not none -%}
+        {%- set mismatched = run_query('select count(*) from ' ~ previous ~ ' where salt_fingerprint <> ' ~ fingerprint).columns[0].values()[0] -%}
+        {%- if mismatched | int > 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "SEGMENTATION_ERASURE_SALT differs from the salt the suppression list was written with: "
+                ~ mismatched ~ " suppressed identifiers would no longer be recognised. Restore the original salt.") }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set log = segmentation.existing_relation(this.schema, 'privacy_erasure_log') -%}
+    {%- set since = none -%}
+    {%- if log is not none -%}
+        {%- set since = run_query('select max(run_started_at) from ' ~ log).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- set identifier_types = var('identifier_types') -%}
+    {%- set new_data = [] -%}
+    {%- if previous is not none -%}
+        {%- set catalog = segmentation.erasure_catalog() -%}
+        {%- for entry in segmentation.erasure_raw_tables() -%}
+            {%- set base = segmentation.graph_relation(entry.base) -%}
+            {%- set info = catalog.get(base.schema ~ '.' ~ base.identifier) -%}
+            {%- if info -%}
+                {%- for column in info.columns if column.name in identifier_types -%}
+                    {%- do new_data.append("select distinct '" ~ column.name ~ "' as identifier_type, " ~ column.name
+                        ~ " as identifier_value from " ~ base ~ " where " ~ column.name ~ " is not null"
+                        ~ ((" and _loaded_at > cast('" ~ since ~ "' as " ~ dbt.type_timestamp() ~ ")") if since else "")) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set sql -%}
+        with
+
+        requests as (
+
+            select
+                identifier_type,
+                identifier_value,
+                {{ segmentation.identifier_hash('identifier_type', 'identifier_value') }} as identifier_hash
+            from {{ segmentation.graph_relation('stg_privacy__deletion_requests') }}
+
+        ),
+
+        suppressed as (
+
+            select identifier_type, identifier_hash from requests
+            {%- if previous is not none %}
+            union
+            select identifier_type, identifier_hash from {{ previous }}
+            {%- endif %}
+
+        ),
+
+        hashed_map as (
+
+            select
+                identifier_type,
+                identifier_value,
+                profile_id,
+                {{ segmentation.identifier_hash('identifier_type', 'identifier_value') }} as identifier_hash
+            from {{ segmentation.graph_relation('identity_map') }}
+
+        ),
+
+        erased_profiles as (
+
+            select distinct hashed_map.profile_id
+            from hashed_map
+            inner join suppressed
+                on
+                    hashed_map.identifier_type = suppressed.identifier_type
+                    and hashed_map.identifier_hash = suppressed.identifier_hash
+
+        ),
+
+        {%- if new_data %}
+
+        new_data as (
+
+            select
+                identifier_type,
+                identifier_value,
+                {{ segmentation.identifier_hash('identifier_type', 'identifier_value') }} as identifier_hash
+            from (
+                {{ new_data | join('\n                union\n                ') }}
+            ) as new_identifiers
+
+        ),
+        {%- endif %}
+
+        batch as (
+
+            select
+                identifier_type,
+                identifier_value,
+                identifier_hash,
+                profile_id,
+                'same_person' as origin
+            from hashed_map
+            where profile_id in (select profile_id from erased_profiles)
+            union all
+            select
+                identifier_type,
+                identifier_value,
+                identifier_hash,
+                cast(null as {{ dbt.type_string() }}) as profile_id,
+                'request' as origin
+            from requests
+            {%- if new_data %}
+            union all
+            select
+                new_data.identifier_type,
+                new_data.identifier_value,
+                new_data.identifier_hash,
+                cast(null as {{ dbt.type_string() }}) as profile_id,
+                'new_data' as origin
+            from new_data
+            inner join suppressed
+                on
+                    new_data.identifier_type = suppressed.identifier_type
+                    and new_data.identifier_hash = suppressed.identifier_hash
+            {%- endif %}
+
+        )
+
+        select
+            identifier_type,
+            identifier_value,
+            identifier_hash,
+            max(profile_id) as profile_id,
+            min(origin) as origin,
+            {{ segmentation.stable_node_id(dbt.concat(['identifier_type', "':'", 'identifier_value'])) }} as node_id
+        from batch
+        group by identifier_type, identifier_value, identifier_hash
+    {%- endset -%}
+    {%- do segmentation.erasure_create_table_as(batch, sql) -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{# Deletes the rows of `relation` matching `condition`; returns how many there were. #}
+{% macro erasure_delete(relation, condition, counts) -%}
+    {%- set found = run_query('select count(*) from ' ~ relation ~ ' where ' ~ condition).columns[0].values()[0] | int -%}
+    {%- if found > 0 -%}
+        {%- do run_query('delete from ' ~ relation ~ ' where ' ~ condition) -%}
+    {%- endif -%}
+    {%- do run_query("insert into " ~ counts ~ " values ('" ~ relation.schema ~ "." ~ relation.identifier
+        ~ "', 'deleted', " ~ found ~ ")") -%}
+    {{ return(found) }}
+{%- endmacro %}
+
+
+{#
+    Post-hook of privacy_suppressions: erases every row of the batch's people from the warehouse and
+    leaves <privacy>_work.erased_profiles and <privacy>_work.erasure_counts for the log models.
+#}
+{% macro erase_batch() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set batch = segmentation.erasure_work_relation('erasure_batch') -%}
+    {%- set erased = segmentation.erasure_work_relation('erased_profiles') -%}
+    {%- set counts = segmentation.erasure_work_relation('erasure_counts') -%}
+    {%- do segmentation.erasure_create_table_as(counts,
+        "select cast('' as " ~ dbt.type_string() ~ ") as relation_name, cast('' as " ~ dbt.type_string()
+        ~ ") as erasure_action, cast(0 as " ~ dbt.type_bigint() ~ ") as rows_affected where 1 = 0") -%}
+    {%- set registry = segmentation.graph_relation('identity_profile_registry') -%}
+    {%- do segmentation.erasure_create_table_as(erased,
+        "select distinct profile_id from " ~ batch ~ " where profile_id is not null"
+        ~ " union select profile_id from " ~ registry
+        ~ " where (anchor_type, anchor_value) in (select identifier_type, identifier_value from " ~ batch ~ ")") -%}
+    {%- set batch_size = run_query('select count(*) from ' ~ batch).columns[0].values()[0] | int -%}
+    {%- if batch_size == 0 -%}
+        {%- do run_query('drop table if exists ' ~ batch) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {#- Ids merged into an erased profile in earlier runs belong to the same person. -#}
+    {%- for round_number in range(32) -%}
+        {%- set added = run_query('select count(*) from ' ~ registry ~ ' where merged_into_profile_id in (select profile_id from '
+            ~ erased ~ ') and profile_id not in (select profile_id from ' ~ erased ~ ')').columns[0].values()[0] | int -%}
+        {%- if added == 0 -%}{%- break -%}{%- endif -%}
+        {%- do run_query('insert into ' ~ erased ~ ' select distinct profile_id from ' ~ registry
+            ~ ' where merged_into_profile_id in (select profile_id from ' ~ erased ~ ') and profile_id not in (select profile_id from '
+            ~ erased ~ ')') -%}
+    {%- endfor -%}
+
+    {%- set identifier_types = var('identifier_types') -%}
+    {%- set catalog = segmentation.erasure_catalog() -%}
+    {%- set linked = segmentation.erasure_linked_rows() -%}
+    {%- set lineage = ['_load_id', '_file_name', '_file_row_number', '_loaded_at'] -%}
+    {%- set row_key = '(_load_id, _file_name, _file_row_number)' -%}
+    {%- set handled = [] -%}
+    {%- set parent_keys = {} -%}
+    {%- for rules in linked.values() -%}
+        {%- for rule in rules if rule.parent is defined -%}
+            {%- do parent_keys.update({rule.parent: rule.key}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+
+    {#- 1. Raw rows and their base rows; tables with a parent rule after the parent. -#}
+    {%- set entries = segmentation.erasure_raw_tables() -%}
+    {%- set ordered = [] -%}
+    {%- for entry in entries if not (linked.get(entry.base, []) | selectattr('parent', 'defined') | list) -%}
+        {%- do ordered.append(entry) -%}
+    {%- endfor -%}
+    {%- for entry in entries if entry not in ordered -%}
+        {%- do ordered.append(entry) -%}
+    {%- endfor -%}
+    {%- for entry in ordered -%}
+        {%- set base = segmentation.graph_relation(entry.base) -%}
+        {%- set raw = segmentation.graph_relation(entry.table, entry.source) -%}
+        {%- set base_info = catalog.get(base.schema ~ '.' ~ base.identifier) -%}
+        {%- set raw_info = catalog.get(raw.schema ~ '.' ~ raw.identifier) -%}
+        {%- if base_info and raw_info -%}
+            {%- set base_columns = base_info.columns | map(attribute='name') | list -%}
+            {%- set conditions = [] -%}
+            {%- for column in base_columns if column in identifier_types -%}
+                {%- do conditions.append(column ~ " in (select identifier_value from " ~ batch ~ " where identifier_type = '" ~ column ~ "')") -%}
+            {%- endfor -%}
+            {%- if 'identifier_type' in base_columns and 'identifier_value' in base_columns -%}
+                {%- do conditions.append("(identifier_type, identifier_value) in (select identifier_type, identifier_value from " ~ batch ~ ")") -%}
+            {%- endif -%}
+            {%- for rule in linked.get(entry.base, []) -%}
+                {%- if rule.staged is defined -%}
+                    {%- set staged_conditions = [] -%}
+                    {%- for identifier_type, column in rule.identifiers.items() -%}
+                        {%- do staged_conditions.append(column ~ " in (select identifier_value from " ~ batch ~ " where identifier_type = '" ~ identifier_type ~ "')") -%}
+                    {%- endfor -%}
+                    {%- do conditions.append(rule.key ~ " in (select " ~ rule.key ~ " from " ~ segmentation.graph_relation(rule.staged) ~ " where "
+                        ~ staged_conditions | join(' or ') ~ ")") -%}
+                {%- else -%}
+                    {%- do conditions.append(rule.key ~ " in (select " ~ rule.key ~ " from "
+                        ~ segmentation.erasure_work_relation('erasure_rows__' ~ rule.parent) ~ ")") -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {#- Quarantined rows: their identifiers may sit unparsed in any text column of the raw row. -#}
+            {%- set text_matches = [] -%}
+            {%- for column in raw_info.columns if segmentation.erasure_is_text(column.type) and column.name not in lineage -%}
+                {%- do text_matches.append("(batch.identifier_type <> 'phone' and lower(raw_rows." ~ adapter.quote(column.name)
+                    ~ ") like " ~ dbt.concat(["'%'", "lower(batch.identifier_value)", "'%'"]) ~ ")") -%}
+                {%- do text_matches.append("(batch.identifier_type = 'phone' and "
+                    ~ segmentation.regex_replace_all("raw_rows." ~ adapter.quote(column.name), "'[^0-9]'", "''") ~ " like "
+                    ~ dbt.concat(["'%'", dbt.right(segmentation.regex_replace_all('batch.identifier_value', "'[^0-9]'", "''"), '9'), "'%'"]) ~ ")") -%}
+            {%- endfor -%}
+            {%- set key_column = parent_keys.get(entry.base) -%}
+            {%- set rows_sql -%}
+                select _load_id, _file_name, _file_row_number{{ ', ' ~ key_column if key_column }}
+                from {{ base }}
+                where {{ conditions | join('\n or ') if conditions else '1 = 0' }}
+                {%- if text_matches %}
+                union
+                select base_rows._load_id, base_rows._file_name, base_rows._file_row_number{{ ', base_rows.' ~ key_column if key_column }}
+                from {{ base }} as base_rows
+                inner join {{ raw }} as raw_rows
+                    on
+                        base_rows._load_id = raw_rows._load_id
+                        and base_rows._file_name = raw_rows._file_name
+                        and base_rows._file_row_number = raw_rows._file_row_number
+                inner join {{ batch }} as batch
+                    on {{ dbt.length('batch.identifier_value') }} >= 6
+                where
+                    base_rows.rejection_reason is not null
+                    and ({{ text_matches | join('\n or ') }})
+                {%- endif %}
+            {%- endset -%}
+            {%- set rows = segmentation.erasure_work_relation('erasure_rows__' ~ entry.base) -%}
+            {%- do segmentation.erasure_create_table_as(rows, rows_sql) -%}
+            {%- set in_rows = row_key ~ ' in (select _load_id, _file_name, _file_row_number from ' ~ rows ~ ')' -%}
+            {%- do segmentation.erasure_delete(raw, in_rows, counts) -%}
+            {%- do segmentation.erasure_delete(base, in_rows, counts) -%}
+            {%- do handled.append(raw.schema ~ '.' ~ raw.identifier) -%}
+            {%- do handled.append(base.schema ~ '.' ~ base.identifier) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for entry in ordered -%}
+        {%- do run_query('drop table if exists ' ~ segmentation.erasure_work_relation('erasure_rows__' ~ entry.base)) -%}
+    {%- endfor -%}
+
+    {#- 2. Every other table, by the names of its columns. -#}
+    {%- set profile_columns = ['profile_id', 'related_profile_id', 'merged_into_profile_id', 'split_from_profile_id'] -%}
+    {%- set node_columns = ['node_id', 'node_a', 'node_b'] -%}
+    {%- set label_columns = ['component_id', 'representative_id', 'seed_id'] -%}
+    {%- for key, info in catalog.items() -%}
+        {%- set skip = key in handled or info.schema in (batch.schema, this.schema, var('raw_schema')) -%}
+        {%- if not skip -%}
+            {%- set relation = api.Relation.create(database=target.database, schema=info.schema, identifier=info.table) -%}
+            {%- set columns = info.columns | map(attribute='name') | list -%}
+            {%- set conditions = [] -%}
+            {%- for column in columns -%}
+                {%- if column in profile_columns -%}
+                    {%- do conditions.append(column ~ ' in (select profile_id from ' ~ erased ~ ')') -%}
+                {%- elif column in identifier_types -%}
+                    {%- do conditions.append(column ~ " in (select identifier_value from " ~ batch ~ " where identifier_type = '" ~ column ~ "')") -%}
+                {%- elif column in node_columns -%}
+                    {%- do conditions.append(column ~ ' in (select node_id from ' ~ batch ~ ')') -%}
+                {%- elif column in label_columns and 'node_id' not in columns -%}
+                    {%- do conditions.append(column ~ ' in (select node_id from ' ~ batch ~ ')') -%}
+                {%- elif 'value' in column and column.replace('value', 'type') in columns -%}
+                    {%- do conditions.append('(' ~ column.replace('value', 'type') ~ ', ' ~ column ~ ') in (select identifier_type, identifier_value from ' ~ batch ~ ')') -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- if conditions -%}
+                {%- do segmentation.erasure_delete(relation, conditions | join(' or '), counts) -%}
+            {%- endif -%}
+            {#- A component labelled by an erased node takes its smallest remaining node as label. -#}
+            {%- if 'node_id' in columns -%}
+                {%- for column in label_columns if column in columns -%}
+                    {%- do run_query('update ' ~ relation ~ ' set ' ~ column ~ ' = (select min(labelled.node_id) from ' ~ relation
+                        ~ ' as labelled where labelled.' ~ column ~ ' = ' ~ relation ~ '.' ~ column ~ ') where ' ~ column
+                        ~ ' in (select node_id from ' ~ batch ~ ')') -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do run_query('drop table if exists ' ~ batch) -%}
+    {{ return('') }}
+{%- endmacro %}

@@ -1,0 +1,195 @@
+{#
+    Behavioural events (tracks, pages, screens) attributed to the profile of their most specific
+    identifier: user_id, else anonymous_id, else device_id (identity_map; blocklisted identifiers have
+    no profile, so an event whose only identifiers are blocked is not attributed).
+
+    event_filter: SQL condition on the staged columns (message_id, event_at, _loaded_at, ...) applied
+        before stitching, e.g. "_loaded_at > ..." for new events only.
+    only_profiles: SQL that selects profile_id values; when given, only events of those profiles are
+        stitched. Candidate events are found through the profiles' identifiers first, so the cost
+        follows the size of those profiles, not of the whole event history.
+#}
+{% macro stitched_events_sql(event_filter=none, only_profiles=none) -%}
+with
+
+event_rows as (
+
+    select
+        message_id,
+        'track' as event_type,
+        event_name,
+        cast(null as {{ dbt.type_string() }}) as page_name,
+        product_id,
+        product_category,
+        event_at,
+        page_url,
+        campaign_source,
+        campaign_medium,
+        anonymous_id,
+        user_id,
+        device_id,
+        _loaded_at
+    from {{ ref('stg_segment__tracks') }}
+    union all
+    select
+        message_id,
+        'page' as event_type,
+        'Page Viewed' as event_name,
+        page_name,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        cast(null as {{ dbt.type_string() }}) as product_category,
+        event_at,
+        page_url,
+        campaign_source,
+        campaign_medium,
+        anonymous_id,
+        user_id,
+        device_id,
+        _loaded_at
+    from {{ ref('stg_segment__pages') }}
+    union all
+    select
+        message_id,
+        'screen' as event_type,
+        'Screen Viewed' as event_name,
+        screen_name as page_name,
+        cast(null as {{ dbt.type_string() }}) as product_id,
+        cast(null as {{ dbt.type_string() }}) as product_category,
+        event_at,
+        page_url,
+        campaign_source,
+        campaign_medium,
+        anonymous_id,
+        user_id,
+        device_id,
+        _loaded_at
+    from {{ ref('stg_segment__screens') }}
+
+),
+
+filtered_events as (
+
+    select * from event_rows
+    {%- if event_filter %}
+    where {{ event_filter }}
+    {%- endif %}
+
+),
+
+identity_map as (
+
+    select * from {{ ref('identity_map') }}
+
+),
+
+{%- if only_profiles %}
+
+target_identifiers as (
+
+    select
+        identifier_type,
+        identifier_value
+    from identity_map
+    where profile_id in ({{ only_profiles }})
+
+),
+
+candidate_events as (
+
+    select * from filtered_events
+    where
+        user_id in (select identifier_value from target_identifiers where identifier_type = 'user_id')
+        or anonymous_id in (select identifier_value from target_identifiers where identifier_type = 'anonymous_id')
+        or device_id in (select identifier_value from target_identifiers where identifier_type = 'device_id')
+
+),
+{%- else %}
+
+candidate_events as (
+
+    select * from filtered_events
+
+),
+{%- endif %}
+
+stitched as (
+
+    select
+        candidate_events.*,
+        coalesce(user_map.profile_id, anonymous_map.profile_id, device_map.profile_id) as profile_id
+    from candidate_events
+    left join identity_map as user_map
+        on
+            user_map.identifier_type = 'user_id'
+            and candidate_events.user_id = user_map.identifier_value
+    left join identity_map as anonymous_map
+        on
+            anonymous_map.identifier_type = 'anonymous_id'
+            and candidate_events.anonymous_id = anonymous_map.identifier_value
+    left join identity_map as device_map
+        on
+            device_map.identifier_type = 'device_id'
+            and candidate_events.device_id = device_map.identifier_value
+
+)
+
+select * from stitched
+where
+    profile_id is not null
+    {%- if only_profiles %}
+    and profile_id in ({{ only_profiles }})
+    {%- endif %}
+{%- endmacro %}
+
+
+{#
+    Profile-partitioned incremental models (sessions, daily event counts) keep, on every row, the
+    profile's identity_fingerprint and the newest _loaded_at of the events behind the row. A profile is
+    recomputed from all its events when its identity changed (merge, split, new identifier, erasure)
+    or when events of it were loaded since the model last ran; every other profile keeps its rows.
+    The result equals a full rebuild.
+#}
+
+{# SQL selecting the profile ids whose identity changed since `target` was built (including ids that
+   no longer exist and ids not in `target` yet). #}
+{% macro identity_changed_profiles_sql(target) -%}
+    select coalesce(current_identity.profile_id, previous_identity.profile_id) as profile_id
+    from {{ ref('int_profiles__identity') }} as current_identity
+    full outer join (
+        select distinct
+            profile_id,
+            identity_fingerprint
+        from {{ target }}
+    ) as previous_identity
+        on current_identity.profile_id = previous_identity.profile_id
+    where
+        current_identity.identity_fingerprint is null
+        or previous_identity.identity_fingerprint is null
+        or current_identity.identity_fingerprint != previous_identity.identity_fingerprint
+{%- endmacro %}
+
+
+{# SQL selecting every profile to recompute in an incremental run of `target`. #}
+{% macro profiles_to_rebuild_sql(target) -%}
+    select profile_id from ({{ segmentation.identity_changed_profiles_sql(target) }}) as identity_changed
+    union
+    select profile_id from (
+        {{ segmentation.stitched_events_sql(
+            event_filter="_loaded_at > (select max(_max_loaded_at) from " ~ target ~ ")") }}
+    ) as new_events
+{%- endmacro %}
+
+
+{# Pre-hook of profile-partitioned incremental models: drop the rows of profiles whose identity
+   changed, so a profile that lost all its events (or no longer exists) loses its rows too. The
+   delete+insert strategy then replaces the rows of every recomputed profile. #}
+{% macro delete_identity_changed_profiles(target) -%}
+    {%- if is_incremental() -%}
+        delete from {{ target }}
+        where profile_id in (
+            select profile_id from ({{ segmentation.identity_changed_profiles_sql(target) }}) as changed
+        )
+    {%- else -%}
+        select 1 as nothing_to_delete
+    {%- endif -%}
+{%- endmacro %}

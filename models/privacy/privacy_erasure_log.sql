@@ -1,0 +1,64 @@
+{#-
+    One row per run and table the erasure touched: rows deleted (counted before deleting), plus one
+    row per run (relation_name '*') with the run's new suppressed identifiers and erased profiles, so
+    every run leaves a trace even when it erased nobody. Holds no personal data.
+-#}
+-- depends_on: {{ ref('privacy_erased_profiles') }}
+{%- set work_schema = ref('privacy_suppressions').schema ~ '_work' %}
+{%- set counts = this.incorporate(path={'schema': work_schema, 'identifier': 'erasure_counts'}) %}
+{%- set run_started = "cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S") ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+with
+
+counts as (
+
+    select
+        relation_name,
+        erasure_action,
+        sum(rows_affected) as rows_affected
+    from {{ counts }}
+    group by relation_name, erasure_action
+
+),
+
+run_summary as (
+
+    select
+        '*' as relation_name,
+        'summary' as erasure_action,
+        cast(0 as {{ dbt.type_bigint() }}) as rows_affected,
+        (
+            select count(*) from {{ ref('privacy_suppressions') }}
+            where run_id = '{{ invocation_id }}'
+        ) as identifiers_suppressed,
+        (
+            select count(*) from {{ ref('privacy_erased_profiles') }}
+            where run_id = '{{ invocation_id }}'
+        ) as profiles_erased
+
+),
+
+final as (
+
+    select
+        '{{ invocation_id }}' as run_id,
+        {{ run_started }} as run_started_at,
+        relation_name,
+        erasure_action,
+        rows_affected,
+        cast(null as {{ dbt.type_bigint() }}) as identifiers_suppressed,
+        cast(null as {{ dbt.type_bigint() }}) as profiles_erased
+    from counts
+    union all
+    select
+        '{{ invocation_id }}' as run_id,
+        {{ run_started }} as run_started_at,
+        relation_name,
+        erasure_action,
+        rows_affected,
+        identifiers_suppressed,
+        profiles_erased
+    from run_summary
+
+)
+
+select * from final

@@ -1,0 +1,80 @@
+{#-
+    One row per explicit consent decision and purpose attributed to a profile (through the event's
+    user_id, else anonymous_id), with what it superseded. Decisions of every identifier a profile holds
+    are pooled, so when identifiers merge the profile's history is the union of theirs.
+
+    Merge rule (documented in docs/profiles.md): per purpose the latest decision wins by decided_at; at
+    the same instant a withdrawal beats a grant. An older grant never overrides a later withdrawal.
+    A grant expires var consent_max_age_days after it was given.
+-#}
+-- depends_on: {{ ref('privacy_suppressions') }}
+with
+
+decisions as (
+
+    select * from {{ ref('stg_segment__consent_preferences') }}
+
+),
+
+identity_map as (
+
+    select * from {{ ref('identity_map') }}
+
+),
+
+attributed as (
+
+    select
+        decisions.message_id,
+        decisions.purpose,
+        coalesce(user_map.profile_id, anonymous_map.profile_id) as profile_id,
+        decisions.is_granted,
+        decisions.decided_at,
+        decisions.received_at,
+        decisions.decision_source
+    from decisions
+    left join identity_map as user_map
+        on user_map.identifier_type = 'user_id' and decisions.user_id = user_map.identifier_value
+    left join identity_map as anonymous_map
+        on anonymous_map.identifier_type = 'anonymous_id' and decisions.anonymous_id = anonymous_map.identifier_value
+
+),
+
+sequenced as (
+
+    select
+        *,
+        row_number() over (
+            partition by profile_id, purpose
+            order by decided_at desc, is_granted asc, message_id desc
+        ) as recency_rank,
+        lag(decided_at) over (
+            partition by profile_id, purpose
+            order by decided_at desc, is_granted asc, message_id desc
+        ) as superseded_at
+    from attributed
+    where profile_id is not null
+
+),
+
+final as (
+
+    select
+        {{ dbt.concat(["message_id", "':'", "purpose"]) }} as consent_decision_id,
+        profile_id,
+        purpose,
+        is_granted,
+        decided_at,
+        received_at,
+        {{ dbt.concat(["'consent_event:'", "decision_source"]) }} as source,  -- noqa: RF04
+        case
+            when is_granted then {{ dbt.dateadd('day', var('consent_max_age_days'), 'decided_at') }}
+        end as expires_at,
+        superseded_at,
+        recency_rank = 1 as is_current,
+        message_id
+    from sequenced
+
+)
+
+select * from final
