@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from orchestration import contract_docs, identity_rules
-from orchestration.dbt_runner import PROJECT_ROOT, DbtFailure, run_dbt
+from orchestration.dbt_runner import PROJECT_ROOT, DbtFailure, run_dbt, salt_file
 from orchestration.loader import LoadError, LoadReport, load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target, connect, resolve_target
@@ -260,6 +260,9 @@ def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name
         wal = target.duckdb_path.with_name(target.duckdb_path.name + ".wal")
         if wal.exists():
             wal.unlink()
+        salt = salt_file(target)
+        if salt is not None and salt.exists():
+            salt.unlink()  # a new warehouse gets a new erasure salt
 
     started = time.perf_counter()
     console.print(f"[bold]1/3 generate[/] {people:,} people (seed {seed})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,11 +29,40 @@ class DbtOutcome:
     elapsed_seconds: float = 0.0
 
 
+SALT_VARIABLE = "SEGMENTATION_ERASURE_SALT"
+
+
+def salt_file(target: Target) -> Path | None:
+    """Where an embedded DuckDB warehouse keeps its erasure salt when the env var is not set."""
+    if target.kind != "duckdb" or target.duckdb_path is None:
+        return None
+    return target.duckdb_path.with_name(target.duckdb_path.name + ".erasure_salt")
+
+
+def erasure_salt(target: Target) -> str | None:
+    """The erasure salt: $SEGMENTATION_ERASURE_SALT, else (DuckDB only) a random secret created once
+    next to the warehouse file with owner-only permissions. A server target must set the env var."""
+    if os.environ.get(SALT_VARIABLE):
+        return os.environ[SALT_VARIABLE]
+    path = salt_file(target)
+    if path is None:
+        return None
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 def dbt_env(target: Target) -> dict[str, str]:
     """Environment variables that make profiles.yml resolve to `target`."""
     env = {"SEGMENTATION_TARGET": target.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     if target.kind == "duckdb" and target.duckdb_path is not None:
         env["SEGMENTATION_DUCKDB_PATH"] = str(target.duckdb_path)
+    salt = erasure_salt(target)
+    if salt:
+        env[SALT_VARIABLE] = salt
     return env
 
 

@@ -246,15 +246,26 @@
 {%- endmacro %}
 
 
-{# Deletes the rows of `relation` matching `condition`; returns how many there were. #}
-{% macro erasure_delete(relation, condition, counts) -%}
-    {%- set found = run_query('select count(*) from ' ~ relation ~ ' where ' ~ condition).columns[0].values()[0] | int -%}
-    {%- if found > 0 -%}
+{#
+    Deletes the rows of `relation` matching `condition` and records how many there were in `counts`,
+    per value of `detail_expression` when given (base tables: the staging outcome of each row, so
+    staging counts plus erased counts still equal what was loaded).
+#}
+{% macro erasure_delete(relation, condition, counts, detail_expression="'all'") -%}
+    {%- set name = relation.schema ~ '.' ~ relation.identifier -%}
+    {%- set found = run_query('select ' ~ detail_expression ~ ' as detail, count(*) as found from ' ~ relation
+        ~ ' where ' ~ condition ~ ' group by ' ~ detail_expression) -%}
+    {%- set total = found.columns[1].values() | sum -%}
+    {%- if total > 0 -%}
         {%- do run_query('delete from ' ~ relation ~ ' where ' ~ condition) -%}
     {%- endif -%}
-    {%- do run_query("insert into " ~ counts ~ " values ('" ~ relation.schema ~ "." ~ relation.identifier
-        ~ "', 'deleted', " ~ found ~ ")") -%}
-    {{ return(found) }}
+    {%- for row in found -%}
+        {%- do run_query("insert into " ~ counts ~ " values ('" ~ name ~ "', 'deleted', '" ~ row[0] ~ "', " ~ row[1] ~ ")") -%}
+    {%- endfor -%}
+    {%- if total == 0 -%}
+        {%- do run_query("insert into " ~ counts ~ " values ('" ~ name ~ "', 'deleted', 'all', 0)") -%}
+    {%- endif -%}
+    {{ return(total) }}
 {%- endmacro %}
 
 
@@ -269,7 +280,8 @@
     {%- set counts = segmentation.erasure_work_relation('erasure_counts') -%}
     {%- do segmentation.erasure_create_table_as(counts,
         "select cast('' as " ~ dbt.type_string() ~ ") as relation_name, cast('' as " ~ dbt.type_string()
-        ~ ") as erasure_action, cast(0 as " ~ dbt.type_bigint() ~ ") as rows_affected where 1 = 0") -%}
+        ~ ") as erasure_action, cast('' as " ~ dbt.type_string() ~ ") as detail, cast(0 as " ~ dbt.type_bigint()
+        ~ ") as rows_affected where 1 = 0") -%}
     {%- set registry = segmentation.graph_relation('identity_profile_registry') -%}
     {%- do segmentation.erasure_create_table_as(erased,
         "select distinct profile_id from " ~ batch ~ " where profile_id is not null"
@@ -373,7 +385,7 @@
             {%- do segmentation.erasure_create_table_as(rows, rows_sql) -%}
             {%- set in_rows = row_key ~ ' in (select _load_id, _file_name, _file_row_number from ' ~ rows ~ ')' -%}
             {%- do segmentation.erasure_delete(raw, in_rows, counts) -%}
-            {%- do segmentation.erasure_delete(base, in_rows, counts) -%}
+            {%- do segmentation.erasure_delete(base, in_rows, counts, "coalesce(rejection_reason, 'staged')") -%}
             {%- do handled.append(raw.schema ~ '.' ~ raw.identifier) -%}
             {%- do handled.append(base.schema ~ '.' ~ base.identifier) -%}
         {%- endif -%}
@@ -419,5 +431,15 @@
         {%- endif -%}
     {%- endfor -%}
     {%- do run_query('drop table if exists ' ~ batch) -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{# Post-hook of privacy_erasure_log: the work tables have been read, erased ids now live only in
+   privacy_erased_profiles. #}
+{% macro drop_erasure_work_tables() -%}
+    {%- for identifier in ['erasure_counts', 'erased_profiles'] -%}
+        {%- do run_query('drop table if exists ' ~ segmentation.erasure_work_relation(identifier)) -%}
+    {%- endfor -%}
     {{ return('') }}
 {%- endmacro %}

@@ -3,6 +3,7 @@
     101-1000, over 1000): how many profiles and identifiers fall in it, the largest size, and the
     rounds the last components run needed (the same on every row).
 -#}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 {#- The rounds table is written by the components macro during this run, so the relation cache does not
     know it yet: ask the information schema. -#}
 {%- set rounds_relation = segmentation.existing_relation(this.schema ~ '_work', 'identity_component_rounds') -%}

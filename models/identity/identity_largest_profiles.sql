@@ -1,4 +1,5 @@
 {#- One row per profile among the 25 with the most identifiers: what to look at first when a rule is too loose. -#}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 with
 
 identity_map as (

@@ -1,4 +1,5 @@
 {#- One row per run that built the identity graph: its size, what the rules removed and the rounds used. -#}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 with
 
 health as (

@@ -3,7 +3,7 @@
     the run that erased it. Profile ids are pseudonyms derived from identifiers that no longer exist;
     segments read this table to emit "removed" changes for erased people.
 -#}
--- depends_on: {{ ref('privacy_suppressions') }}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 {%- set work_schema = ref('privacy_suppressions').schema ~ '_work' %}
 {%- set erased = this.incorporate(path={'schema': work_schema, 'identifier': 'erased_profiles'}) %}
 with

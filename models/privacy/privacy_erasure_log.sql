@@ -1,11 +1,15 @@
 {#-
     One row per run and table the erasure touched: rows deleted (counted before deleting), plus one
     row per run (relation_name '*') with the run's new suppressed identifiers and erased profiles, so
-    every run leaves a trace even when it erased nobody. Holds no personal data.
+    every run leaves a trace even when it erased nobody. detail is the staging outcome of a
+    deleted base row (staged or its quarantine reason) so staging still reconciles with what was loaded.
+    Holds no personal data.
 -#}
--- depends_on: {{ ref('privacy_erased_profiles') }}
+/* depends_on: {{ ref('privacy_erased_profiles') }} */
 {%- set work_schema = ref('privacy_suppressions').schema ~ '_work' %}
 {%- set counts = this.incorporate(path={'schema': work_schema, 'identifier': 'erasure_counts'}) %}
+{#- The work tables have been read: drop them so erased profile ids live only in privacy_erased_profiles. -#}
+{{ config(post_hook="{{ segmentation.drop_erasure_work_tables() }}") }}
 {%- set run_started = "cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S") ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
 with
 
@@ -14,9 +18,10 @@ counts as (
     select
         relation_name,
         erasure_action,
+        detail,
         sum(rows_affected) as rows_affected
     from {{ counts }}
-    group by relation_name, erasure_action
+    group by relation_name, erasure_action, detail
 
 ),
 
@@ -25,6 +30,7 @@ run_summary as (
     select
         '*' as relation_name,
         'summary' as erasure_action,
+        'run' as detail,
         cast(0 as {{ dbt.type_bigint() }}) as rows_affected,
         (
             select count(*) from {{ ref('privacy_suppressions') }}
@@ -44,6 +50,7 @@ final as (
         {{ run_started }} as run_started_at,
         relation_name,
         erasure_action,
+        detail,
         rows_affected,
         cast(null as {{ dbt.type_bigint() }}) as identifiers_suppressed,
         cast(null as {{ dbt.type_bigint() }}) as profiles_erased
@@ -54,6 +61,7 @@ final as (
         {{ run_started }} as run_started_at,
         relation_name,
         erasure_action,
+        detail,
         rows_affected,
         identifiers_suppressed,
         profiles_erased

@@ -3,21 +3,21 @@
     the run that erased the person (never rebuilt, full_refresh false). Its hooks do the erasure (see
     macros/privacy/erasure.sql): the pre-hook collects this run's batch, the post-hook deletes the
     batch's people from every table, raw included, before profiles and segments are built.
+    It waits for every identity model that holds identifiers; the identity summaries
+    (identity_graph_health, identity_largest_profiles, identity_resolution_runs) wait for it instead,
+    so they count the warehouse after erasure.
 -#}
 {{ config(
     pre_hook="{{ segmentation.prepare_erasure_batch() }}",
     post_hook="{{ segmentation.erase_batch() }}",
 ) }}
--- depends_on: {{ ref('identity_map') }}
--- depends_on: {{ ref('identity_edges') }}
--- depends_on: {{ ref('identity_rule_audit') }}
--- depends_on: {{ ref('identity_graph_health') }}
--- depends_on: {{ ref('identity_largest_profiles') }}
--- depends_on: {{ ref('identity_resolution_runs') }}
--- depends_on: {{ ref('profile_merges') }}
--- depends_on: {{ ref('int_identity__limit_cuts') }}
--- depends_on: {{ ref('stg_privacy__deletion_requests') }}
--- depends_on: {{ ref('stg_segment__identifies') }}
+/* depends_on: {{ ref('identity_map') }} */
+/* depends_on: {{ ref('identity_edges') }} */
+/* depends_on: {{ ref('identity_rule_audit') }} */
+/* depends_on: {{ ref('profile_merges') }} */
+/* depends_on: {{ ref('int_identity__limit_cuts') }} */
+/* depends_on: {{ ref('stg_privacy__deletion_requests') }} */
+/* depends_on: {{ ref('stg_segment__identifies') }} */
 {%- set salt = segmentation.erasure_salt() | replace("'", "''") %}
 with
 

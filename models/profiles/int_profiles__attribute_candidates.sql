@@ -11,7 +11,7 @@
       customer_id
       lifecycle_stage  CRM contact (current)       derived: customer (has an order), lead (known), visitor
 -#}
--- depends_on: {{ ref('privacy_suppressions') }}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 with
 
 identity_map as (

@@ -3,7 +3,7 @@
     and identity_fingerprint, a hash of its full identifier set. A profile whose fingerprint changed
     since an incremental model last ran (merge, split, new identifier) is recomputed there.
 -#}
--- depends_on: {{ ref('privacy_suppressions') }}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 with
 
 identity_map as (

@@ -3,7 +3,7 @@
     customer_id, else email, else phone, else anonymous_id. Orders whose identifiers are all
     blocklisted have no profile and are left out.
 -#}
--- depends_on: {{ ref('privacy_suppressions') }}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 with
 
 orders as (

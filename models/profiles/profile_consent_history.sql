@@ -7,7 +7,7 @@
     the same instant a withdrawal beats a grant. An older grant never overrides a later withdrawal.
     A grant expires var consent_max_age_days after it was given.
 -#}
--- depends_on: {{ ref('privacy_suppressions') }}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 with
 
 decisions as (

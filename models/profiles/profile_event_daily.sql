@@ -3,7 +3,7 @@
     how many such events the profile had and the first and last of them. Traits read these daily
     counts instead of the raw events. Incremental by profile, like sessions.
 -#}
--- depends_on: {{ ref('privacy_suppressions') }}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 {{ config(
     pre_hook="{{ segmentation.delete_identity_changed_profiles(this) }}",
 ) }}

@@ -4,7 +4,7 @@
     profile with newly loaded events (late ones included) or a changed identity is re-sessionized from
     all its events, so a late event lands in the right session and merged profiles' sessions merge.
 -#}
--- depends_on: {{ ref('privacy_suppressions') }}
+/* depends_on: {{ ref('privacy_suppressions') }} */
 {{ config(
     pre_hook="{{ segmentation.delete_identity_changed_profiles(this) }}",
 ) }}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,3 +14,7 @@ from orchestration.warehouse import Target
 def duckdb_target(tmp_path: Path) -> Target:
     """A DuckDB target in a private file (not created until something connects)."""
     return Target(name="duckdb", kind="duckdb", duckdb_path=tmp_path / "warehouse" / "test.duckdb")
+
+
+# dbt runs in tests erase people from sample data: they need the erasure salt (never a real one).
+os.environ.setdefault("SEGMENTATION_ERASURE_SALT", "test-only-salt-0123456789abcdef")

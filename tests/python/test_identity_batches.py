@@ -3,11 +3,8 @@ are logged in profile_merges, and a retired id is never issued again."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -17,53 +14,18 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
+from tests.python.helpers import PROJECT_ROOT, run_dbt, split_into_batches
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DBT = str(Path(sys.executable).parent / "dbt")
 SELECTION = ["--select", "+identity_map", "+profile_merges", "+identity_edges"]
-TIME_COLUMN = {
-    "identifies": "received_at", "tracks": "received_at", "pages": "received_at", "screens": "received_at",
-    "orders": "updated_at", "crm_contacts": "updated_at", "deletion_requests": "requested_at",
-}
 CUTS = ("2026-03-01", "2026-06-01", "2026-09-01")
 
 
 def _batches(sample: Path, root: Path) -> list[Path]:
-    """Split every raw file into four folders by its time column (rows without a time go first)."""
-    folders = [root / f"batch_{index}" for index in range(1, 5)]
-    for folder in folders:
-        folder.mkdir(parents=True)
-    bounds = ["timestamp '1900-01-01'", *[f"timestamp '{cut}'" for cut in CUTS], "timestamp '9999-01-01'"]
-    with duckdb.connect() as connection:
-        for file in sample.glob("*.parquet"):
-            table = file.stem
-            column = TIME_COLUMN.get(table)
-            for index, folder in enumerate(folders):
-                if column is None:
-                    where = "true" if index == 0 else "false"
-                else:
-                    value = f"coalesce(cast({column} as timestamp), timestamp '1900-01-01')"
-                    where = f"{value} >= {bounds[index]} and {value} < {bounds[index + 1]}"
-                connection.execute(
-                    f"copy (select * from read_parquet('{file}') where {where}) "
-                    f"to '{folder / f'{table}__b{index + 1}.parquet'}' (format parquet)"
-                )
-    return folders
+    return split_into_batches(sample, root, CUTS)
 
 
 def _dbt(project: Path, database: Path, work: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "SEGMENTATION_DUCKDB_PATH": str(database),
-        "DBT_TARGET_PATH": str(work / f"target_{project.name}"),
-        "DBT_LOG_PATH": str(work / "logs"),
-    }
-    completed = subprocess.run(
-        [DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project)],
-        cwd=project, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert completed.returncode == 0, completed.stdout[-4000:]
-    return completed.stdout
+    return run_dbt(database, work, *args, project=project)
 
 
 def _map(database: Path) -> set[tuple]:

@@ -57,6 +57,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "manifest": manifest,
         "db": work / "warehouse.duckdb",
         "sample": work / "sample",
+        "manifest_path": work / "target" / "manifest.json",
     }
 
 
@@ -86,22 +87,43 @@ def test_every_raw_row_is_staged_deduplicated_or_quarantined(demo_run: dict, war
         assert raw == staged + duplicates + quarantined, (table, raw, staged, duplicates, quarantined)
 
 
+def _erased_rows(warehouse, table: str) -> dict[str, int]:
+    """Rows of a base table the erasure deleted, by staging outcome ('staged' or the quarantine reason)."""
+    base = STAGED_MODEL[table].replace("stg_", "base_", 1)
+    return dict(
+        warehouse.execute(
+            "select detail, sum(rows_affected) from privacy.privacy_erasure_log "
+            "where relation_name = ? and erasure_action = 'deleted' group by 1",
+            [f"staging.{base}"],
+        ).fetchall()
+    )
+
+
 def test_staging_outcome_matches_the_generators_prediction(demo_run: dict, warehouse) -> None:
-    """The generator injects each defect on purpose and predicts its reason; staging must agree exactly."""
+    """The generator injects each defect on purpose and predicts its reason; staging must agree exactly
+    once the rows of erased people (deletion requests in the sample) are added back from the erasure log."""
     expected = demo_run["manifest"]["expected_staging"]
+    erased_total = 0
     for table in TABLES:
+        erased = _erased_rows(warehouse, table)
+        erased_total += sum(erased.values())
         staged = warehouse.execute(f"select count(*) from staging.{STAGED_MODEL[table]}").fetchone()[0]
+        staged += erased.pop("staged", 0)
+        erased.pop("all", None)
         reasons = dict(
             warehouse.execute(
                 f"select quarantine_reason, count(*) from staging.{QUARANTINE_MODEL[table]} group by 1"
             ).fetchall()
         )
+        for reason, count in erased.items():
+            reasons[reason] = reasons.get(reason, 0) + count
         duplicates = sum(count for reason, count in reasons.items() if reason.startswith("duplicate"))
         quarantined = {reason: count for reason, count in reasons.items() if not reason.startswith("duplicate")}
         want = expected[table]
         assert staged == want["staged_rows"], table
         assert duplicates == want["duplicate_rows"], table
         assert quarantined == {r: n for r, n in want["quarantined"].items() if n}, table
+    assert erased_total > 0  # the sample's deletion requests did erase people
 
 
 def test_reconciliation_model_agrees(warehouse) -> None:
@@ -264,3 +286,62 @@ def test_graph_health_accounts_for_every_identifier(warehouse) -> None:
     ).fetchone()
     assert health[0] == rows[0]
     assert 1 <= health[1] <= 40
+
+
+# Column-name tokens that suggest personal data, and columns whose name matches but that hold none.
+PII_TOKENS = {"email", "phone", "ip", "name", "address"}
+NOT_PERSONAL = {
+    "event_name": "the tracked event's name",
+    "page_name": "a page of the shop",
+    "screen_name": "a screen of the app",
+    "product_name": "a product of the catalogue",
+    "campaign_name": "a marketing campaign",
+    "attribute_name": "which golden-record attribute a candidate is for",
+    "relation_name": "a warehouse table",
+    "rule_name": "an identity rule",
+    "source_name": "a raw source system",
+    "table_name": "a raw table",
+    "_file_name": "the landing file a row came from",
+}
+
+
+def _is_pii_tagged(column: dict) -> bool:
+    meta = {**(column.get("meta") or {}), **((column.get("config") or {}).get("meta") or {})}
+    return bool(meta.get("pii"))
+
+
+def _looks_personal(column: str) -> bool:
+    if column in NOT_PERSONAL or column.startswith(("is_", "has_")) or column.endswith(("_count", "_source")):
+        return False
+    return bool(PII_TOKENS & set(column.split("_")))
+
+
+def test_every_personal_looking_column_is_pii_tagged(demo_run: dict, warehouse) -> None:
+    """A column named like email/phone/ip/name/address in any model, seed or source must carry
+    meta pii: true (or be listed above as holding no personal data, with the reason)."""
+    manifest = json.loads(demo_run["manifest_path"].read_text())
+    relations = {}
+    for node in [*manifest["nodes"].values(), *manifest["sources"].values()]:
+        if node["resource_type"] in ("model", "seed", "snapshot", "source"):
+            identifier = node.get("alias") or node.get("identifier") or node["name"]
+            tagged = {name.lower() for name, column in node.get("columns", {}).items() if _is_pii_tagged(column)}
+            relations[(node["schema"], identifier)] = (node["unique_id"], tagged)
+    columns = warehouse.execute(
+        "select table_schema, table_name, lower(column_name) from information_schema.columns"
+    ).fetchall()
+    checked = 0
+    untagged = []
+    for schema, table, column in columns:
+        if (schema, table) not in relations or not _looks_personal(column):
+            continue
+        checked += 1
+        unique_id, tagged = relations[(schema, table)]
+        if column not in tagged:
+            untagged.append(f"{unique_id}.{column}")
+    assert checked > 50
+    assert untagged == []
+
+
+def test_the_pii_lint_recognises_personal_columns() -> None:
+    assert all(_looks_personal(name) for name in ("email", "phone", "ip_address", "first_name", "billing_address"))
+    assert not any(_looks_personal(name) for name in ("is_email_invalid", "email_count", "event_name", "country_code"))

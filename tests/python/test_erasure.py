@@ -1,0 +1,189 @@
+"""Erasure end to end on DuckDB: a deletion request keyed by one identifier erases the whole person
+from every table (raw, staging, identity with its history and merge log, profiles), leaving only
+salted hashes; new data about the person arriving later is suppressed; nobody else is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.loader import load_folder
+from orchestration.sample_data import generate
+from orchestration.warehouse import Target
+from tests.python.helpers import run_dbt
+
+AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
+NEW_ANONYMOUS_ID = "anon-after-erasure-7f3c"
+
+
+def _salted(identifier_type: str, value: str) -> str:
+    salt = os.environ["SEGMENTATION_ERASURE_SALT"]
+    return hashlib.sha256(f"{salt}:{identifier_type}:{value}".encode()).hexdigest()
+
+
+def _scan(database: Path, needles: list[tuple[str, str]], node_ids: list[int], profile_id: str) -> list[str]:
+    """Every table and view, every text column: does any of the person's identifiers appear, in any
+    casing or phone formatting? Integer node-id columns: does any of their identity nodes remain?"""
+    hits = []
+    with duckdb.connect(str(database), read_only=True) as connection:
+        columns = connection.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns "
+            "where table_schema not in ('information_schema', 'pg_catalog')"
+        ).fetchall()
+        for schema, table, column, data_type in columns:
+            relation = f'"{schema}"."{table}"'
+            quoted = f'"{column}"'
+            if data_type in ("VARCHAR", "JSON"):
+                for identifier_type, value in needles:
+                    if identifier_type == "phone":
+                        digits = re.sub(r"\D", "", value)[-9:]
+                        where = f"regexp_replace({quoted}, '[^0-9]', '', 'g') like '%{digits}%'"
+                    else:
+                        where = f"lower({quoted}) like '%{value.lower()}%'"
+                    if connection.execute(f"select count(*) from {relation} where {where}").fetchone()[0]:
+                        hits.append(f"{schema}.{table}.{column}: {identifier_type}")
+                if (schema, table) != ("privacy", "privacy_erased_profiles"):
+                    found = connection.execute(
+                        f"select count(*) from {relation} where {quoted} = ?", [profile_id]
+                    ).fetchone()[0]
+                    if found:
+                        hits.append(f"{schema}.{table}.{column}: profile_id")
+            elif data_type == "BIGINT" and node_ids:
+                listed = ", ".join(str(node) for node in node_ids)
+                if connection.execute(f"select count(*) from {relation} where {quoted} in ({listed})").fetchone()[0]:
+                    hits.append(f"{schema}.{table}.{column}: node id")
+    return hits
+
+
+@pytest.fixture(scope="module")
+def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    work = tmp_path_factory.mktemp("erasure")
+    sample = work / "sample"
+    generate(sample, people=300, seed=21, end_date=date(2026, 11, 1), days=365)
+    database = work / "warehouse.duckdb"
+    target = Target(name="duckdb", kind="duckdb", duckdb_path=database)
+    load_folder(sample, target)
+    run_dbt(database, work, "build", *AS_OF)
+
+    with duckdb.connect(str(database), read_only=True) as connection:
+        profile_id = connection.execute(
+            """
+            select profile_id from identity.identity_map
+            where profile_id in (select profile_id from profiles.int_profiles__orders)
+            group by profile_id
+            having count(distinct identifier_type) >= 5 and count(*) filter (where identifier_type = 'phone') > 0
+            order by count(*) desc, profile_id
+            limit 1
+            """
+        ).fetchone()[0]
+        identifiers = connection.execute(
+            "select identifier_type, identifier_value from identity.identity_map where profile_id = ?", [profile_id]
+        ).fetchall()
+        node_ids = [row[0] for row in connection.execute(
+            "select node_id from identity.int_identity__identifiers "
+            "where (identifier_type, identifier_value) in (select identifier_type, identifier_value "
+            "from identity.identity_map where profile_id = ?)", [profile_id]
+        ).fetchall()]
+        map_before = set(connection.execute(
+            "select identifier_type, identifier_value, profile_id from identity.identity_map").fetchall())
+        profiles_before = set(connection.execute("select * from profiles.profiles").fetchall())
+        hits_before = _scan(database, identifiers, node_ids, profile_id)
+
+    # The request names the person's email in another casing with stray spaces.
+    email = next(value for kind, value in identifiers if kind == "email")
+    requests = work / "requests"
+    requests.mkdir()
+    (requests / "deletion_requests.csv").write_text(
+        "request_id,identifier_type,identifier_value,requested_at,source\n"
+        f"req-test-1,Email,  {email.upper()} ,2026-11-02T09:00:00Z,support\n"
+    )
+    load_folder(requests, target)
+    run_dbt(database, work, "build", *AS_OF)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        map_after = set(connection.execute(
+            "select identifier_type, identifier_value, profile_id from identity.identity_map").fetchall())
+        profiles_after = set(connection.execute("select * from profiles.profiles").fetchall())
+        suppressed = set(connection.execute(
+            "select identifier_type, identifier_hash from privacy.privacy_suppressions").fetchall())
+        log = connection.execute(
+            "select relation_name, sum(rows_affected) from privacy.privacy_erasure_log "
+            "where erasure_action = 'deleted' group by 1"
+        ).fetchall()
+    hits_after = _scan(database, identifiers, node_ids, profile_id)
+
+    # Later, the person comes back on a new device and gives the same email.
+    returning = work / "returning"
+    returning.mkdir()
+    (returning / "identifies.jsonl").write_text(
+        '{"id": "ret-1", "anonymous_id": "' + NEW_ANONYMOUS_ID + '", "user_id": null, '
+        '"timestamp": "2026-11-03T10:00:00Z", '
+        '"received_at": "2026-11-03T10:00:01Z", "sent_at": "2026-11-03T10:00:00Z", '
+        '"traits": "{\\"email\\": \\"' + email + '\\"}"}\n'
+    )
+    (returning / "tracks.jsonl").write_text(
+        '{"id": "ret-2", "anonymous_id": "' + NEW_ANONYMOUS_ID + '", "user_id": null, '
+        '"timestamp": "2026-11-03T10:05:00Z", '
+        '"received_at": "2026-11-03T10:05:01Z", "sent_at": "2026-11-03T10:05:00Z", "event": "Product Viewed", '
+        '"properties": "{}"}\n'
+    )
+    load_folder(returning, target)
+    run_dbt(database, work, "build", *AS_OF)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        suppressed_later = dict(connection.execute(
+            "select identifier_hash, reason from privacy.privacy_suppressions").fetchall())
+        reconciled = connection.execute(
+            "select bool_and(is_reconciled) from staging.staging_reconciliation").fetchone()[0]
+        map_final = set(connection.execute(
+            "select identifier_type, identifier_value, profile_id from identity.identity_map").fetchall())
+    hits_returning = _scan(database, [*identifiers, ("anonymous_id", NEW_ANONYMOUS_ID)], node_ids, profile_id)
+    return {
+        "profile_id": profile_id, "identifiers": identifiers, "map_before": map_before, "map_after": map_after,
+        "profiles_before": profiles_before, "profiles_after": profiles_after, "suppressed": suppressed,
+        "hits_before": hits_before, "hits_after": hits_after, "log": dict(log),
+        "suppressed_later": suppressed_later, "reconciled": reconciled, "map_final": map_final,
+        "hits_returning": hits_returning,
+    }
+
+
+def test_the_scan_finds_the_person_before_the_request(erased: dict) -> None:
+    """The scan is able to see the person: raw, staging, identity and profiles all hold them at first."""
+    schemas = {hit.split(".")[0] for hit in erased["hits_before"]}
+    assert {"raw", "staging", "identity", "profiles"} <= schemas, erased["hits_before"]
+    assert len({kind for kind, _ in erased["identifiers"]}) >= 5
+
+
+def test_after_one_run_no_identifier_of_the_person_remains_anywhere(erased: dict) -> None:
+    assert erased["hits_after"] == []
+
+
+def test_only_salted_hashes_of_the_identifiers_remain(erased: dict) -> None:
+    for identifier_type, value in erased["identifiers"]:
+        assert (identifier_type, _salted(identifier_type, value)) in erased["suppressed"], identifier_type
+
+
+def test_nobody_else_is_touched(erased: dict) -> None:
+    person = {row for row in erased["map_before"] if row[2] == erased["profile_id"]}
+    assert len(person) == len(erased["identifiers"])
+    assert erased["map_after"] == erased["map_before"] - person
+    gone = {row for row in erased["profiles_before"] if row[0] == erased["profile_id"]}
+    assert erased["profiles_after"] == erased["profiles_before"] - gone
+
+
+def test_the_erasure_log_counts_what_was_deleted(erased: dict) -> None:
+    for relation in ("raw.identifies", "raw.deletion_requests", "staging.base_segment__identifies",
+                     "identity.identity_map", "identity.identity_profile_registry", "profiles.profiles"):
+        assert erased["log"].get(relation, 0) > 0, relation
+
+
+def test_new_data_about_an_erased_person_is_suppressed(erased: dict) -> None:
+    assert erased["hits_returning"] == []
+    assert not any(value == NEW_ANONYMOUS_ID for _, value, _ in erased["map_final"])
+    assert erased["map_final"] == erased["map_after"]
+    assert erased["suppressed_later"].get(_salted("anonymous_id", NEW_ANONYMOUS_ID)) == "same_person"
+    assert erased["reconciled"] is True
