@@ -195,7 +195,52 @@ def _print_summary(target: Target) -> bool:
         reason_table.add_row(table_name, reason, f"{count:,}")
     console.print(reason_table)
     _print_identity_summary(target)
+    _print_profiles_summary(target)
     return all_reconciled
+
+
+def _has_table(warehouse, schema: str, table: str) -> bool:
+    return bool(warehouse.query(
+        "select count(*) from information_schema.tables where table_schema = "
+        f"{warehouse.placeholder} and table_name = {warehouse.placeholder}", [schema, table]
+    )[0][0])
+
+
+def _print_profiles_summary(target: Target) -> None:
+    with connect(target) as warehouse:
+        if not _has_table(warehouse, "profiles", "profile_traits"):
+            return
+        profiles = warehouse.query(
+            "select count(*), sum(case when is_known then 1 else 0 end), "
+            "sum(case when lifecycle_stage = 'customer' then 1 else 0 end) from profiles.profiles"
+        )[0]
+        traits = warehouse.query(
+            "select sum(case when order_count > 0 then 1 else 0 end), sum(revenue), "
+            "sum(case when has_open_abandoned_cart then 1 else 0 end), max(traits_as_of) from profiles.profile_traits"
+        )[0]
+        sessions = warehouse.query("select count(*) from profiles.sessions")[0][0]
+        consent = warehouse.query(
+            "select purpose, sum(case when is_granted then 1 else 0 end) from profiles.profile_consent "
+            "group by purpose order by purpose"
+        )
+        erasure = warehouse.query(
+            "select coalesce(sum(identifiers_suppressed), 0), coalesce(sum(profiles_erased), 0) "
+            "from privacy.privacy_erasure_log where relation_name = '*'"
+        )[0] if _has_table(warehouse, "privacy", "privacy_erasure_log") else (0, 0)
+    table = Table(title=f"profiles (traits as of {traits[3]})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("profiles", profiles[0]), ("known (email, phone or an id)", profiles[1]),
+        ("customers (lifecycle stage)", profiles[2]), ("buyers (at least one order)", traits[0]),
+        ("revenue net of refunds", round(traits[1] or 0)), ("open abandoned carts", traits[2]),
+        ("sessions", sessions),
+    ]
+    rows += [(f"consent granted: {purpose}", granted) for purpose, granted in consent]
+    rows += [("erased: identifiers suppressed (all runs)", erasure[0]), ("erased: profiles (all runs)", erasure[1])]
+    for label, value in rows:
+        table.add_row(label, "-" if value is None else f"{value:,}")
+    console.print(table)
 
 
 def _print_identity_summary(target: Target) -> None:
