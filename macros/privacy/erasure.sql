@@ -13,7 +13,8 @@
          extracted from JSON, quarantined rows by text, and order items of erased orders;
       2. in every other table of the warehouse, rows keyed by an erased profile id (profile_id,
          related_profile_id, merged_into_profile_id, split_from_profile_id), by a batch identifier
-         (columns named like an identifier type, or *_type/*_value pairs) or by an erased identity node;
+         (columns named like an identifier type, *_type/*_value pairs, or any pii-tagged text column)
+         or by an erased identity node;
     and leaves the erased profile ids and per-table row counts for privacy_erased_profiles and
     privacy_erasure_log. Downstream models (profiles, segments) are built after it.
 #}
@@ -351,35 +352,67 @@
                         ~ segmentation.erasure_work_relation('erasure_rows__' ~ rule.parent) ~ ")") -%}
                 {%- endif -%}
             {%- endfor -%}
-            {#- Quarantined rows: their identifiers may sit unparsed in any text column of the raw row. -#}
-            {%- set text_matches = [] -%}
-            {%- for column in raw_info.columns if segmentation.erasure_is_text(column.type) and column.name not in lineage -%}
-                {%- do text_matches.append("(batch.identifier_type <> 'phone' and lower(raw_rows." ~ adapter.quote(column.name)
-                    ~ ") like " ~ dbt.concat(["'%'", "lower(batch.identifier_value)", "'%'"]) ~ ")") -%}
-                {%- do text_matches.append("(batch.identifier_type = 'phone' and "
-                    ~ segmentation.regex_replace_all("raw_rows." ~ adapter.quote(column.name), "'[^0-9]'", "''") ~ " like "
-                    ~ dbt.concat(["'%'", dbt.right(segmentation.regex_replace_all('batch.identifier_value', "'[^0-9]'", "''"), '9'), "'%'"]) ~ ")") -%}
-            {%- endfor -%}
             {%- set key_column = parent_keys.get(entry.base) -%}
+            {#- Quarantined rows: their identifiers may sit unparsed in any text column of the raw row. Words
+                (ids, emails) and phone-like digit runs are cut out of the text and compared with the batch. -#}
+            {%- set token_selects = [] -%}
+            {%- for column in raw_info.columns if segmentation.erasure_is_text(column.type) and column.name not in lineage -%}
+                {%- for kind, pattern in [('text', "'[A-Za-z0-9][A-Za-z0-9._%+@-]{3,}'"), ('phone', "'[+]?[0-9][0-9 ().-]{6,}[0-9]'")] -%}
+                    {%- do token_selects.append("select _load_id, _file_name, _file_row_number, '" ~ kind ~ "' as token_kind, "
+                        ~ segmentation.regex_all_matches('quarantined.' ~ adapter.quote(column.name), pattern)
+                        ~ " as token from quarantined") -%}
+                {%- endfor -%}
+            {%- endfor -%}
+            {%- set phone_digits = "right(" ~ segmentation.regex_replace_all('token', "'[^0-9]'", "''") ~ ", 9)" -%}
             {%- set rows_sql -%}
+                with
+
+                quarantined as (
+
+                    select raw_rows.*
+                    from {{ raw }} as raw_rows
+                    where {{ row_key }} in (
+                        select _load_id, _file_name, _file_row_number from {{ base }}
+                        where rejection_reason is not null
+                    )
+
+                ),
+
+                tokens as (
+
+                    {{ token_selects | join('\n                    union all\n                    ') if token_selects
+                        else "select _load_id, _file_name, _file_row_number, 'text' as token_kind, cast(null as " ~ dbt.type_string() ~ ") as token from quarantined" }}
+
+                ),
+
+                batch_tokens as (
+
+                    select 'text' as token_kind, lower(identifier_value) as token from {{ batch }}
+                    where identifier_type <> 'phone'
+                    union all
+                    select 'phone' as token_kind, {{ phone_digits.replace('token', 'identifier_value') }} as token
+                    from {{ batch }}
+                    where identifier_type = 'phone'
+
+                ),
+
+                matched as (
+
+                    select distinct tokens._load_id, tokens._file_name, tokens._file_row_number
+                    from tokens
+                    inner join batch_tokens
+                        on
+                            tokens.token_kind = batch_tokens.token_kind
+                            and case when tokens.token_kind = 'phone' then {{ phone_digits.replace('token', 'tokens.token') }}
+                                else lower(tokens.token) end = batch_tokens.token
+
+                )
+
                 select _load_id, _file_name, _file_row_number{{ ', ' ~ key_column if key_column }}
                 from {{ base }}
-                where {{ conditions | join('\n or ') if conditions else '1 = 0' }}
-                {%- if text_matches %}
-                union
-                select base_rows._load_id, base_rows._file_name, base_rows._file_row_number{{ ', base_rows.' ~ key_column if key_column }}
-                from {{ base }} as base_rows
-                inner join {{ raw }} as raw_rows
-                    on
-                        base_rows._load_id = raw_rows._load_id
-                        and base_rows._file_name = raw_rows._file_name
-                        and base_rows._file_row_number = raw_rows._file_row_number
-                inner join {{ batch }} as batch
-                    on {{ dbt.length('batch.identifier_value') }} >= 6
                 where
-                    base_rows.rejection_reason is not null
-                    and ({{ text_matches | join('\n or ') }})
-                {%- endif %}
+                    {{ conditions | join('\n or ') if conditions else '1 = 0' }}
+                    or {{ row_key }} in (select _load_id, _file_name, _file_row_number from matched)
             {%- endset -%}
             {%- set rows = segmentation.erasure_work_relation('erasure_rows__' ~ entry.base) -%}
             {%- do segmentation.erasure_create_table_as(rows, rows_sql) -%}
@@ -398,6 +431,14 @@
     {%- set profile_columns = ['profile_id', 'related_profile_id', 'merged_into_profile_id', 'split_from_profile_id'] -%}
     {%- set node_columns = ['node_id', 'node_a', 'node_b'] -%}
     {%- set label_columns = ['component_id', 'representative_id', 'seed_id'] -%}
+    {#- pii-tagged columns of the project's models and seeds, by relation: they also match any batch value. -#}
+    {%- set tagged_columns = {} -%}
+    {%- for node in graph.nodes.values() if node.resource_type in ('model', 'seed', 'snapshot') -%}
+        {%- set tagged = segmentation.pii_columns(node.name) -%}
+        {%- if tagged -%}
+            {%- do tagged_columns.update({(node.schema ~ '.' ~ node.alias) | lower: tagged}) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- for key, info in catalog.items() -%}
         {%- set skip = key in handled or info.schema in (batch.schema, this.schema, var('raw_schema')) -%}
         {%- if not skip -%}
@@ -415,6 +456,8 @@
                     {%- do conditions.append(column ~ ' in (select node_id from ' ~ batch ~ ')') -%}
                 {%- elif 'value' in column and column.replace('value', 'type') in columns -%}
                     {%- do conditions.append('(' ~ column.replace('value', 'type') ~ ', ' ~ column ~ ') in (select identifier_type, identifier_value from ' ~ batch ~ ')') -%}
+                {%- elif column in tagged_columns.get(key | lower, []) and segmentation.erasure_is_text((info.columns | selectattr('name', 'equalto', column) | first).type) -%}
+                    {%- do conditions.append('lower(' ~ column ~ ') in (select lower(identifier_value) from ' ~ batch ~ ')') -%}
                 {%- endif -%}
             {%- endfor -%}
             {%- if conditions -%}

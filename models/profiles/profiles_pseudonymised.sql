@@ -3,6 +3,19 @@
     pseudonym (macro pii_safe_columns), for readers that must not see personal data (BI roles).
     A table, not a view: a view's definition would show the salt to whoever can read the view.
 -#}
-select
-    {{ segmentation.pii_safe_columns('profiles', mode='hash') }}
-from {{ ref('profiles') }}
+with
+
+profiles as (
+
+    select * from {{ ref('profiles') }}
+
+),
+
+pseudonymised as (
+
+    select {{ segmentation.pii_safe_columns('profiles', mode='hash') }}
+    from profiles
+
+)
+
+select * from pseudonymised
