@@ -39,6 +39,15 @@
 {%- endmacro %}
 
 
+{# The relation of a model when it exists in the warehouse right now, else none. #}
+{% macro graph_relation_if_built(name) -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
+        {{ return(segmentation.existing_relation(node.schema, node.alias)) }}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+
 {% macro erasure_create_table_as(relation, sql) -%}
     {%- do adapter.create_schema(relation) -%}
     {%- do run_query('drop table if exists ' ~ relation) -%}
@@ -288,6 +297,9 @@
         "select distinct profile_id from " ~ batch ~ " where profile_id is not null"
         ~ " union select profile_id from " ~ registry
         ~ " where (anchor_type, anchor_value) in (select identifier_type, identifier_value from " ~ batch ~ ")") -%}
+    {%- do segmentation.erasure_create_table_as(segmentation.erasure_work_relation('erased_memberships'),
+        "select cast('' as " ~ dbt.type_string() ~ ") as segment_name, cast('' as " ~ dbt.type_string()
+        ~ ") as profile_id where 1 = 0") -%}
     {%- set batch_size = run_query('select count(*) from ' ~ batch).columns[0].values()[0] | int -%}
     {%- if batch_size == 0 -%}
         {%- do run_query('drop table if exists ' ~ batch) -%}
@@ -303,6 +315,13 @@
             ~ erased ~ ')') -%}
     {%- endfor -%}
 
+    {#- Open segment stays of the erased ids, kept (segment and pseudonymous id only) for the change feed. -#}
+    {%- set memberships = segmentation.erasure_work_relation('erased_memberships') -%}
+    {%- set history = segmentation.graph_relation_if_built('segment_membership_history') -%}
+    {%- if history is not none -%}
+        {%- do segmentation.erasure_create_table_as(memberships, 'select segment_name, profile_id from ' ~ history
+            ~ ' where exited_at is null and profile_id in (select profile_id from ' ~ erased ~ ')') -%}
+    {%- endif -%}
     {%- set identifier_types = var('identifier_types') -%}
     {%- set catalog = segmentation.erasure_catalog() -%}
     {%- set linked = segmentation.erasure_linked_rows() -%}
@@ -481,7 +500,7 @@
 {# Post-hook of privacy_erasure_log: the work tables have been read, erased ids now live only in
    privacy_erased_profiles. #}
 {% macro drop_erasure_work_tables() -%}
-    {%- for identifier in ['erasure_counts', 'erased_profiles'] -%}
+    {%- for identifier in ['erasure_counts', 'erased_profiles', 'erased_memberships'] -%}
         {%- do run_query('drop table if exists ' ~ segmentation.erasure_work_relation(identifier)) -%}
     {%- endfor -%}
     {{ return('') }}

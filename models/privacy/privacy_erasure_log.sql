@@ -6,6 +6,7 @@
     Holds no personal data.
 -#}
 /* depends_on: {{ ref('privacy_erased_profiles') }} */
+/* depends_on: {{ ref('privacy_erased_memberships') }} */
 {%- set work_schema = ref('privacy_suppressions').schema ~ '_work' %}
 {%- set counts = this.incorporate(path={'schema': work_schema, 'identifier': 'erasure_counts'}) %}
 {#- The work tables have been read: drop them so erased profile ids live only in privacy_erased_profiles. -#}
