@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from orchestration import contract_docs, identity_rules
+from orchestration import contract_docs, identity_rules, segment_models
 from orchestration.dbt_runner import PROJECT_ROOT, DbtFailure, run_dbt, salt_file
 from orchestration.loader import LoadError, LoadReport, load_folder
 from orchestration.sample_data import generate
@@ -146,6 +146,8 @@ def _check_rules() -> None:
         identity_rules.check()
     except identity_rules.RuleError as error:
         _fail(str(error))
+    if segment_models.write():
+        console.print("updated models/segments/segment_memberships.sql: it now depends on every segment model")
 
 
 def _print_dbt_outcome(counts: dict[str, int], warnings: list[tuple[str, str]], elapsed: float) -> None:
@@ -340,6 +342,20 @@ def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name
     console.print(f"[bold green]done[/]: warehouse at {where}; every raw row reconciled: {reconciled}")
     if not reconciled:
         sys.exit(1)
+
+
+@main.command("segments")
+@click.option("--write", is_flag=True, help="Regenerate segment_memberships' list of segment models.")
+def segments_command(write: bool) -> None:
+    """Check (or --write) that segment_memberships depends on every model in models/segments/definitions."""
+    if write:
+        changed = segment_models.write()
+        console.print("segment_memberships.sql " + ("updated" if changed else "already up to date"))
+        return
+    if not segment_models.is_current():
+        _fail("models/segments/segment_memberships.sql does not list every segment model: "
+              "run `segmentation segments --write`")
+    console.print(f"segment_memberships depends on all {len(segment_models.segment_models())} segment models")
 
 
 @main.command("contract")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration import contract_docs
+from orchestration import contract_docs, segment_models
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -101,3 +101,23 @@ def test_every_model_documents_its_grain_and_primary_key() -> None:
                 if {"unique", "not_null"} <= {t for t in column.get("data_tests", []) if isinstance(t, str)}
             ]
             assert key_tests, f"{name} has no column tested unique + not_null"
+
+
+def test_segment_memberships_depends_on_every_segment_model() -> None:
+    assert segment_models.segment_models(), "no segment models found"
+    assert segment_models.is_current(), "run `segmentation segments --write`"
+
+
+def test_segment_dependency_block_is_regenerated_from_the_files(tmp_path: Path) -> None:
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    for name in ("seg_b", "seg_a"):
+        (definitions / f"{name}.sql").write_text("select 1 as profile_id\n")
+    memberships = tmp_path / "segment_memberships.sql"
+    memberships.write_text(f"head\n{segment_models.BEGIN}\nstale\n{segment_models.END}\ntail\n")
+    assert segment_models.write(memberships, definitions) is True
+    text = memberships.read_text()
+    assert "stale" not in text
+    assert text.index("ref('seg_a')") < text.index("ref('seg_b')")
+    assert text.startswith("head\n") and text.endswith("tail\n")
+    assert segment_models.write(memberships, definitions) is False
