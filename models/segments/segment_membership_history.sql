@@ -1,7 +1,7 @@
 {#-
     One row per stay of a profile in a segment: entered_at, exited_at (null while still a member), the
     runs that opened and closed it, and the current definition version and activatability (updated in
-    place, with updated_run_id, when they change). Never rebuilt from scratch (full_refresh false).
+    place, with updated_run_id and updated_at, when they change). Never rebuilt from scratch (full_refresh false).
 -#}
 {%- set run_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
 with
@@ -27,7 +27,8 @@ open_stays as (
         cast(null as {{ dbt.type_string() }}) as exited_run_id,
         definition_version,
         is_activatable,
-        cast(null as {{ dbt.type_string() }}) as updated_run_id
+        cast(null as {{ dbt.type_string() }}) as updated_run_id,
+        cast(null as {{ dbt.type_timestamp() }}) as updated_at
     from current_members
     where 1 = 0
     {%- endif %}
@@ -45,7 +46,8 @@ entered as (
         cast(null as {{ dbt.type_string() }}) as exited_run_id,
         current_members.definition_version,
         current_members.is_activatable,
-        '{{ invocation_id }}' as updated_run_id
+        '{{ invocation_id }}' as updated_run_id,
+        {{ run_time }} as updated_at
     from current_members
     left join open_stays
         on
@@ -66,7 +68,8 @@ exited as (
         '{{ invocation_id }}' as exited_run_id,
         open_stays.definition_version,
         open_stays.is_activatable,
-        '{{ invocation_id }}' as updated_run_id
+        '{{ invocation_id }}' as updated_run_id,
+        {{ run_time }} as updated_at
     from open_stays
     left join current_members
         on
@@ -87,7 +90,8 @@ updated as (
         open_stays.exited_run_id,
         current_members.definition_version,
         current_members.is_activatable,
-        '{{ invocation_id }}' as updated_run_id
+        '{{ invocation_id }}' as updated_run_id,
+        {{ run_time }} as updated_at
     from open_stays
     inner join current_members
         on

@@ -32,10 +32,10 @@ def _state(database: Path) -> dict:
             "select segment_name, profile_id from segments.segment_membership_history where exited_at is null"
         ).fetchall())
         last_run = connection.execute(
-            "select run_id from segments.segment_membership_changes order by changed_at desc limit 1").fetchone()
+            "select run_id from segments.segment_size_history order by measured_at desc limit 1").fetchone()[0]
         changes = connection.execute(
             "select segment_name, profile_id, change_type from segments.segment_membership_changes where run_id = ?",
-            [last_run[0] if last_run else ""],
+            [last_run],
         ).fetchall()
         erased = {row[0] for row in connection.execute(
             "select profile_id from privacy.privacy_erased_profiles").fetchall()}
@@ -45,8 +45,55 @@ def _state(database: Path) -> dict:
         memberships = connection.execute(
             "select segment_name, profile_id, is_holdout, priority_group, is_activatable "
             "from segments.segment_memberships").fetchall()
+        # Activation rows whose person lacks a consent their segment or destination needs, is held out,
+        # is suppressed by priority, or was erased: there must be none.
+        violations = connection.execute(
+            """
+            with activation as (
+                select 'email' as destination, segment_name, profile_id from activation.activation_email
+                union all select 'ads', segment_name, profile_id from activation.activation_ads
+                union all select 'crm', segment_name, profile_id from activation.activation_crm
+            ),
+            required as (
+                select activation.*, catalog.consent_purposes || case destination
+                    when 'email' then ',email_marketing' when 'ads' then ',advertising' else '' end as purposes
+                from activation
+                inner join segments.segment_catalog as catalog using (segment_name)
+            ),
+            purposes as (
+                select destination, segment_name, profile_id, unnest(string_split(purposes, ',')) as purpose
+                from required
+            )
+            select destination, segment_name, profile_id, 'no consent: ' || purposes.purpose
+            from purposes
+            left join profiles.profile_consent as consent using (profile_id, purpose)
+            where not coalesce(consent.is_granted, false)
+            union all
+            select destination, segment_name, profile_id, 'not activatable'
+            from activation
+            left join segments.segment_memberships as memberships using (segment_name, profile_id)
+            where not coalesce(memberships.is_activatable, false)
+            union all
+            select destination, segment_name, profile_id, 'erased'
+            from activation
+            where profile_id in (select profile_id from privacy.privacy_erased_profiles)
+            """
+        ).fetchall()
+        ads_hash_mismatch = connection.execute(
+            "select count(*) from activation.activation_ads as ads inner join profiles.profiles using (profile_id) "
+            "where ads.hashed_email is distinct from sha256(lower(trim(profiles.email)))"
+        ).fetchone()[0]
+        activation_rows = set(connection.execute(
+            "select activation_id, updated_at from activation.activation_email "
+            "union all select activation_id, updated_at from activation.activation_ads").fetchall())
+        activation_count = connection.execute(
+            "select (select count(*) from activation.activation_email)"
+            " + (select count(*) from activation.activation_ads)"
+            " + (select count(*) from activation.activation_crm)").fetchone()[0]
     return {"members": members, "open_stays": open_stays, "changes": changes, "erased": erased,
-            "profiles": profiles, "merged_away": merged_away, "memberships": memberships}
+            "profiles": profiles, "merged_away": merged_away, "memberships": memberships,
+            "violations": violations, "ads_hash_mismatch": ads_hash_mismatch, "activation_rows": activation_rows,
+            "activation_count": activation_count}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +119,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         load_folder(folder, target)
         run_dbt(database, work, "build", "--vars", f"{{as_of: '{as_of}'}}")
         states.append(_state(database))
-    return {"states": states, "erased_member": member}
+    # The same data and as-of moment again: nothing may change.
+    run_dbt(database, work, "build", "--vars", f"{{as_of: '{AS_OF[-1]}'}}")
+    return {"states": states, "erased_member": member, "rerun": _state(database)}
 
 
 def test_changes_turn_the_previous_memberships_into_the_current_ones(runs: dict) -> None:
@@ -163,3 +212,17 @@ def test_a_bad_segment_definition_fails_the_build_naming_the_problem(tmp_path: P
     assert "segment name 'churn_risk' is already used by seg_churn_risk" in output
     assert "meta.segment.owner is missing" in output
     assert "unknown consent purpose 'telepathy'" in output
+
+
+def test_no_activation_row_without_consent_or_for_holdout_or_erased_people(runs: dict) -> None:
+    assert sum(state["activation_count"] for state in runs["states"]) > 50
+    for state in runs["states"]:
+        assert state["violations"] == []
+        assert state["ads_hash_mismatch"] == 0
+
+
+def test_a_rerun_with_nothing_new_changes_nothing(runs: dict) -> None:
+    rerun, last = runs["rerun"], runs["states"][-1]
+    assert rerun["changes"] == []
+    assert rerun["members"] == last["members"]
+    assert rerun["activation_rows"] == last["activation_rows"]
