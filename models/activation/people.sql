@@ -5,10 +5,11 @@
 {%- set purposes = var('consent_purposes') %}
 {%- set hash_parts = [] %}
 {%- for column in ['email', 'phone', 'first_name', 'last_name', 'country_code', 'lifecycle_stage'] %}
-    {%- do hash_parts.extend(["coalesce(profiles." ~ column ~ ", '')", "'|'"]) %}
+{%- do hash_parts.extend(["coalesce(profiles." ~ column ~ ", '')", "'|'"]) %}
 {%- endfor %}
 {%- for purpose in purposes %}
-    {%- do hash_parts.extend([dbt.cast('coalesce(consent.has_' ~ purpose ~ '_consent, false)', dbt.type_string()), "'|'"]) %}
+{%- set flag = 'coalesce(consent.has_' ~ purpose ~ '_consent, false)' %}
+{%- do hash_parts.extend([dbt.cast(flag, dbt.type_string()), "'|'"]) %}
 {%- endfor %}
 with
 
@@ -29,9 +30,9 @@ consent as (
     select
         profile_id,
         {%- for purpose in purposes %}
-        max(case when purpose = '{{ purpose }}' and is_granted then 1 else 0 end) = 1 as has_{{ purpose }}_consent
-        {{- "," if not loop.last }}
+        max(case when purpose = '{{ purpose }}' and is_granted then 1 else 0 end) = 1 as has_{{ purpose }}_consent,
         {%- endfor %}
+        count(*) as purposes_known
     from {{ ref('profile_consent') }}
     group by profile_id
 

@@ -24,14 +24,14 @@ last_changes as (
 versions as (
 
     select
-        segment_name,
-        min(measured_at) as version_since
+        history.segment_name,
+        min(history.measured_at) as version_since
     from {{ ref('segment_size_history') }} as history
-    where definition_version = (
-        select max(latest.definition_version) from {{ ref('audiences') }} as latest
-        where latest.audience_id = history.segment_name
-    )
-    group by segment_name
+    inner join audiences
+        on
+            history.segment_name = audiences.audience_id
+            and history.definition_version = audiences.definition_version
+    group by history.segment_name
 
 ),
 

@@ -63,7 +63,9 @@ final as (
         previous_runs.previous_members,
         case
             when previous_runs.previous_members > 0
-                then round(100.0 * (audiences.members - previous_runs.previous_members) / previous_runs.previous_members, 1)
+                then round(
+                    100.0 * (audiences.members - previous_runs.previous_members) / previous_runs.previous_members, 1
+                )
         end as size_change_percent,
         previous_runs.previous_definition_version is not null
         and previous_runs.previous_definition_version != coalesce(audiences.definition_version, '')

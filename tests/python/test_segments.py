@@ -105,6 +105,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     database = work / "warehouse.duckdb"
     target = Target(name="duckdb", kind="duckdb", duckdb_path=database)
     states = []
+    outputs = []
     for index, (folder, as_of) in enumerate(zip(folders, AS_OF, strict=True)):
         if index == 2:
             # Erase a current segment member: the feed must say "removed" for each of their segments.
@@ -117,11 +118,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 "request_id,identifier_type,identifier_value,requested_at,source\n"
                 f"req-seg-1,{user[0]},{user[1]},2026-09-01T00:00:00Z,support\n")
         load_folder(folder, target)
-        run_dbt(database, work, "build", "--vars", f"{{as_of: '{as_of}'}}")
+        outputs.append(run_dbt(database, work, "build", "--vars", f"{{as_of: '{as_of}'}}"))
         states.append(_state(database))
     # The same data and as-of moment again: nothing may change.
     run_dbt(database, work, "build", "--vars", f"{{as_of: '{AS_OF[-1]}'}}")
-    return {"states": states, "erased_member": member, "rerun": _state(database)}
+    return {"states": states, "erased_member": member, "rerun": _state(database), "outputs": outputs}
 
 
 def test_changes_turn_the_previous_memberships_into_the_current_ones(runs: dict) -> None:
@@ -226,3 +227,11 @@ def test_a_rerun_with_nothing_new_changes_nothing(runs: dict) -> None:
     assert rerun["changes"] == []
     assert rerun["members"] == last["members"]
     assert rerun["activation_rows"] == last["activation_rows"]
+
+
+def test_size_monitors_warn_without_failing_the_build(runs: dict) -> None:
+    """The builds succeeded (run_dbt checks), and the warn-level monitors spoke when segments jumped or
+    emptied between runs."""
+    warned = "\n".join(line for output in runs["outputs"] for line in output.splitlines() if "WARN" in line)
+    assert "segment_size_change_within" in warned
+    assert "segment_not_empty" in warned
