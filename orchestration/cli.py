@@ -198,7 +198,29 @@ def _print_summary(target: Target) -> bool:
     console.print(reason_table)
     _print_identity_summary(target)
     _print_profiles_summary(target)
+    _print_segments_summary(target)
     return all_reconciled
+
+
+def _print_segments_summary(target: Target) -> None:
+    with connect(target) as warehouse:
+        if not _has_table(warehouse, "segments", "segment_catalog"):
+            return
+        rows = warehouse.query(
+            "select segment_name, owner, destinations, members, activatable_members "
+            "from segments.segment_catalog order by segment_name"
+        )
+        activation = {
+            table: warehouse.query(f"select count(*) from activation.{table}")[0][0]
+            for table in ("activation_email", "activation_ads", "activation_crm")
+        }
+    table = Table(title="segments (activatable = not holdout, not priority-suppressed)")
+    for column in ("segment", "owner", "destinations", "members", "activatable"):
+        table.add_column(column, justify="right" if column in ("members", "activatable") else "left")
+    for name, owner, destinations, members, activatable in rows:
+        table.add_row(name, owner, destinations, f"{members:,}", f"{activatable:,}")
+    console.print(table)
+    console.print("activation rows (consent applied): " + ", ".join(f"{t} {n:,}" for t, n in activation.items()))
 
 
 def _has_table(warehouse, schema: str, table: str) -> bool:
