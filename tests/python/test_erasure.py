@@ -20,6 +20,8 @@ from tests.python.helpers import run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 NEW_ANONYMOUS_ID = "anon-after-erasure-7f3c"
+# Pseudonymous records of an erasure (profile id and segment names only), documented in docs/privacy.md.
+TOMBSTONES = {("privacy", "privacy_erased_profiles"), ("privacy", "privacy_erased_memberships")}
 
 
 def _salted(identifier_type: str, value: str) -> str:
@@ -48,9 +50,12 @@ def _scan(database: Path, needles: list[tuple[str, str]], node_ids: list[int], p
                         where = f"lower({quoted}) like '%{value.lower()}%'"
                     if connection.execute(f"select count(*) from {relation} where {where}").fetchone()[0]:
                         hits.append(f"{schema}.{table}.{column}: {identifier_type}")
-                if (schema, table) != ("privacy", "privacy_erased_profiles"):
+                if (schema, table) not in TOMBSTONES:
+                    # The change feed keeps one "removed" row per segment the person left, so syncs can
+                    # remove them downstream; any other row with their profile id is a leak.
+                    removal = " and change_type <> 'removed'" if table == "segment_membership_changes" else ""
                     found = connection.execute(
-                        f"select count(*) from {relation} where {quoted} = ?", [profile_id]
+                        f"select count(*) from {relation} where {quoted} = ?{removal}", [profile_id]
                     ).fetchone()[0]
                     if found:
                         hits.append(f"{schema}.{table}.{column}: profile_id")
@@ -76,6 +81,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
             """
             select profile_id from identity.identity_map
             where profile_id in (select profile_id from profiles.int_profiles__orders)
+              and profile_id in (select profile_id from segments.segment_memberships)
             group by profile_id
             having count(distinct identifier_type) >= 5 and count(*) filter (where identifier_type = 'phone') > 0
             order by count(*) desc, profile_id
@@ -93,6 +99,8 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
         map_before = set(connection.execute(
             "select identifier_type, identifier_value, profile_id from identity.identity_map").fetchall())
         profiles_before = set(connection.execute("select * from profiles.profiles").fetchall())
+        segments_before = {row[0] for row in connection.execute(
+            "select segment_name from segments.segment_memberships where profile_id = ?", [profile_id]).fetchall()}
         hits_before = _scan(database, identifiers, node_ids, profile_id)
 
     # The request names the person's email in another casing with stray spaces.
@@ -111,6 +119,9 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
         profiles_after = set(connection.execute("select * from profiles.profiles").fetchall())
         suppressed = set(connection.execute(
             "select identifier_type, identifier_hash from privacy.privacy_suppressions").fetchall())
+        removed = {row[0] for row in connection.execute(
+            "select segment_name from segments.segment_membership_changes "
+            "where profile_id = ? and change_type = 'removed'", [profile_id]).fetchall()}
         log = connection.execute(
             "select relation_name, sum(rows_affected) from privacy.privacy_erasure_log "
             "where erasure_action = 'deleted' group by 1"
@@ -147,7 +158,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "profiles_before": profiles_before, "profiles_after": profiles_after, "suppressed": suppressed,
         "hits_before": hits_before, "hits_after": hits_after, "log": dict(log),
         "suppressed_later": suppressed_later, "reconciled": reconciled, "map_final": map_final,
-        "hits_returning": hits_returning,
+        "hits_returning": hits_returning, "segments_before": segments_before, "removed": removed,
     }
 
 
@@ -187,3 +198,8 @@ def test_new_data_about_an_erased_person_is_suppressed(erased: dict) -> None:
     assert erased["map_final"] == erased["map_after"]
     assert erased["suppressed_later"].get(_salted("anonymous_id", NEW_ANONYMOUS_ID)) == "same_person"
     assert erased["reconciled"] is True
+
+
+def test_the_change_feed_removes_the_person_from_their_segments(erased: dict) -> None:
+    assert erased["segments_before"]
+    assert erased["removed"] == erased["segments_before"]

@@ -297,6 +297,7 @@ NOT_PERSONAL = {
     "screen_name": "a screen of the app",
     "product_name": "a product of the catalogue",
     "campaign_name": "a marketing campaign",
+    "segment_name": "a segment (audience) of this project",
     "context_campaign_name": "a marketing campaign",
     "pages.name": "a page of the shop",
     "screens.name": "a screen of the app",

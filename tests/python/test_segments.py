@@ -148,6 +148,7 @@ def test_people_move_in_and_out_as_time_passes(runs: dict) -> None:
 def test_merged_and_erased_profiles_leave_their_segments(runs: dict) -> None:
     states = runs["states"]
     erased = runs["erased_member"]
+    assert states[-1]["merged_away"], "the batches should merge some profiles"
     assert erased in states[2]["erased"]
     removed_erased = {s for s, p, change in states[2]["changes"] if p == erased and change == "removed"}
     assert removed_erased == {s for s, p in states[1]["members"] if p == erased}
