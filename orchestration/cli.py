@@ -334,23 +334,28 @@ def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name
             salt.unlink()  # a new warehouse gets a new erasure salt
 
     started = time.perf_counter()
-    console.print(f"[bold]1/3 generate[/] {people:,} people (seed {seed})")
+    console.print(f"[bold]1/4 generate[/] {people:,} people (seed {seed})")
     _generate(people, seed, out_dir, None, 365, "parquet")
     timings.append(("generate", time.perf_counter() - started))
 
     started = time.perf_counter()
-    console.print(f"[bold]2/3 load[/] {out_dir} into raw")
+    console.print(f"[bold]2/4 load[/] {out_dir} into raw")
     _load(out_dir, target)
     timings.append(("load", time.perf_counter() - started))
 
     started = time.perf_counter()
-    console.print("[bold]3/3 dbt build[/] seeds, models, tests")
+    console.print("[bold]3/4 dbt build[/] seeds, models, tests")
     try:
         outcome = run_dbt(["build"], target, console=console, description="dbt build")
     except DbtFailure as error:
         _fail(str(error))
     timings.append(("dbt build", time.perf_counter() - started))
     _print_dbt_outcome(outcome.counts, outcome.warnings, outcome.elapsed_seconds)
+
+    started = time.perf_counter()
+    console.print("[bold]4/4 quality[/] Great Expectations suites and the consent guard")
+    quality_passed = _run_quality(target)
+    timings.append(("quality", time.perf_counter() - started))
 
     reconciled = _print_summary(target)
     timing_table = Table(title="timings")
@@ -361,8 +366,46 @@ def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name
     timing_table.add_row("total", f"{sum(s for _, s in timings):.1f}")
     console.print(timing_table)
     where = target.duckdb_path if target.kind == "duckdb" else target.name
-    console.print(f"[bold green]done[/]: warehouse at {where}; every raw row reconciled: {reconciled}")
-    if not reconciled:
+    console.print(
+        f"[bold green]done[/]: warehouse at {where}; every raw row reconciled: {reconciled}; "
+        f"consent guard passed: {quality_passed}"
+    )
+    if not (reconciled and quality_passed):
+        sys.exit(1)
+
+
+def _run_quality(target: Target) -> bool:
+    """Run every quality suite, print a summary; False when a critical suite failed."""
+    from orchestration.quality.runner import run_quality
+
+    report = run_quality(target)
+    table = Table(title=f"quality suites (Great Expectations), run {report.run_id[:8]}")
+    for column in ("suite", "severity", "expectations", "failed"):
+        table.add_column(column, justify="right" if column in ("expectations", "failed") else "left")
+    for suite in dict.fromkeys(o.suite for o in report.outcomes):
+        outcomes = [o for o in report.outcomes if o.suite == suite]
+        failed = [o for o in outcomes if not o.success]
+        table.add_row(suite, outcomes[0].severity, str(len(outcomes)),
+                      f"[red]{len(failed)}[/]" if failed else "[green]0[/]")
+    console.print(table)
+    for outcome in report.failed():
+        colour = "red" if outcome.severity == "critical" else "yellow"
+        console.print(
+            f"[{colour}]{outcome.severity}[/] {outcome.suite}/{outcome.dataset}: {outcome.expectation}"
+            f"({outcome.column}) failed for {outcome.unexpected_count:,} of {outcome.element_count:,} rows; "
+            f"first keys: {', '.join(outcome.unexpected_keys[:5]) or '-'}"
+        )
+    console.print(f"results in quality.validation_results; Data Docs at {report.docs_index}")
+    if not report.critical_passed:
+        console.print("[bold red]a critical suite failed: activation and syncs are blocked[/]")
+    return report.critical_passed
+
+
+@main.command("quality")
+@target_option
+def quality_command(target_name: str | None) -> None:
+    """Run the Great Expectations suites (raw/staging, identity, profiles, consent guard)."""
+    if not _run_quality(resolve_target(target_name)):
         sys.exit(1)
 
 

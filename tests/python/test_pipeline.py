@@ -72,6 +72,7 @@ def warehouse(demo_run: dict):
 def test_demo_completes_and_reports_reconciliation(demo_run: dict) -> None:
     assert demo_run["returncode"] == 0, demo_run["output"][-5000:]
     assert "every raw row reconciled: True" in demo_run["output"]
+    assert "consent guard passed: True" in demo_run["output"]
     assert "staging reconciliation" in demo_run["output"]
 
 

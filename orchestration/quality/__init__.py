@@ -1,0 +1,1 @@
+"""Great Expectations suites that guard the warehouse's data, layer by layer, and consent before activation."""

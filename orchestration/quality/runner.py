@@ -1,0 +1,155 @@
+"""Run the expectation suites against a warehouse, record the results, build Data Docs.
+
+DuckDB: Great Expectations has no DuckDB dialect (its SQL datasource over duckdb-engine returned no
+metric rows here), so each dataset's query runs on DuckDB and the result is validated as a pandas
+batch. The suites are the same objects on every engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from orchestration.dbt_runner import PROJECT_ROOT, erasure_salt
+from orchestration.quality.suites import SUITES, Dataset, Suite
+from orchestration.warehouse import Target, connect
+
+DEFAULT_DOCS_DIR = PROJECT_ROOT / "quality" / "data_docs"
+RESULTS_TABLE = "quality.validation_results"
+KEYS_SHOWN = 20
+
+
+@dataclass
+class ExpectationOutcome:
+    suite: str
+    severity: str
+    dataset: str
+    expectation: str
+    column: str
+    success: bool
+    element_count: int
+    unexpected_count: int
+    unexpected_keys: list[str]
+
+
+@dataclass
+class QualityReport:
+    run_id: str
+    validated_at: datetime
+    outcomes: list[ExpectationOutcome]
+    docs_index: Path
+
+    def failed(self, severity: str | None = None) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success and (severity is None or o.severity == severity)]
+
+    @property
+    def critical_passed(self) -> bool:
+        return not self.failed("critical")
+
+
+def _salted_hash_sql(target: Target) -> str:
+    return "sha256(? || ':' || activation.identifier_type || ':' || activation.identifier_value)"
+
+
+def _frames(target: Target, suite: Suite) -> Iterator[tuple[Dataset, pd.DataFrame]]:
+    if target.kind != "duckdb":
+        raise NotImplementedError(
+            "quality suites run on the DuckDB target for now; the PostgreSQL datasource is not built yet")
+    salt = erasure_salt(target)
+    with connect(target) as warehouse:
+        for dataset in suite.datasets:
+            sql = dataset.sql.replace("{salted_hash}", _salted_hash_sql(target))
+            if dataset.needs_salt and not salt:
+                raise RuntimeError(
+                    "the consent guard needs SEGMENTATION_ERASURE_SALT to recognise suppressed identifiers")
+            params = [salt] if dataset.needs_salt else []
+            yield dataset, warehouse.connection.execute(sql, params).df()
+
+
+def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None = None) -> QualityReport:
+    """Validate every suite, store one row per expectation in quality.validation_results, build Data Docs."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    docs_dir = Path(docs_dir or os.environ.get("SEGMENTATION_DATA_DOCS_DIR", DEFAULT_DOCS_DIR))
+    run_id = run_id or uuid.uuid4().hex
+    validated_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    # The ephemeral context announces its temporary docs folder at INFO; ours is configured below.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    context.add_data_docs_site(site_name="segmentation", site_config={
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    source = context.data_sources.add_pandas("warehouse")
+    outcomes: list[ExpectationOutcome] = []
+    for suite in SUITES:
+        for dataset, frame in _frames(target, suite):
+            asset = source.add_dataframe_asset(f"{suite.name}__{dataset.name}")
+            batch = asset.add_batch_definition_whole_dataframe("all")
+            dataset_suite = context.suites.add(gx.ExpectationSuite(name=f"{suite.name}__{dataset.name}"))
+            for expectation in dataset.expectations:
+                dataset_suite.add_expectation(expectation.copy())
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=f"{suite.name}__{dataset.name}", data=batch, suite=dataset_suite))
+            checkpoint = context.checkpoints.add(gx.Checkpoint(
+                name=f"{suite.name}__{dataset.name}",
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="data_docs")],
+                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [dataset.key]},
+            ))
+            result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=None)
+            for validation in result.run_results.values():
+                for item in validation.results:
+                    details = item.result or {}
+                    keys = [
+                        str(index.get(dataset.key) if isinstance(index, dict) else index)
+                        for index in (details.get("unexpected_index_list") or [])
+                    ]
+                    outcomes.append(ExpectationOutcome(
+                        suite=suite.name, severity=suite.severity, dataset=dataset.name,
+                        expectation=item.expectation_config.type,
+                        column=str(item.expectation_config.kwargs.get("column")
+                                   or ",".join(item.expectation_config.kwargs.get("column_list") or [])),
+                        success=bool(item.success),
+                        element_count=int(details.get("element_count") or len(frame)),
+                        unexpected_count=int(details.get("unexpected_count") or 0),
+                        unexpected_keys=sorted(set(keys))[:KEYS_SHOWN],
+                    ))
+    _record(target, run_id, validated_at, outcomes)
+    return QualityReport(run_id=run_id, validated_at=validated_at, outcomes=outcomes,
+                         docs_index=docs_dir / "index.html")
+
+
+def _record(target: Target, run_id: str, validated_at: datetime, outcomes: list[ExpectationOutcome]) -> None:
+    with connect(target) as warehouse:
+        warehouse.begin()
+        try:
+            warehouse.execute("create schema if not exists quality")
+            warehouse.execute(
+                f"create table if not exists {RESULTS_TABLE} (run_id varchar, validated_at timestamp, "
+                "suite_name varchar, severity varchar, dataset_name varchar, expectation_type varchar, "
+                "column_name varchar, success boolean, element_count bigint, unexpected_count bigint, "
+                "unexpected_keys varchar)"
+            )
+            marks = ", ".join([warehouse.placeholder] * 11)
+            for o in outcomes:
+                warehouse.execute(
+                    f"insert into {RESULTS_TABLE} values ({marks})",
+                    [run_id, validated_at, o.suite, o.severity, o.dataset, o.expectation, o.column, o.success,
+                     o.element_count, o.unexpected_count, ",".join(o.unexpected_keys)],
+                )
+            warehouse.commit()
+        except Exception:
+            warehouse.rollback()
+            raise
