@@ -127,6 +127,8 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
                         unexpected_keys=sorted(set(keys))[:KEYS_SHOWN],
                     ))
     _record(target, run_id, validated_at, outcomes)
+    _set_gate(target, run_id, validated_at, critical_passed=not any(
+        not o.success and o.severity == "critical" for o in outcomes))
     return QualityReport(run_id=run_id, validated_at=validated_at, outcomes=outcomes,
                          docs_index=docs_dir / "index.html")
 
@@ -148,6 +150,39 @@ def _record(target: Target, run_id: str, validated_at: datetime, outcomes: list[
                     f"insert into {RESULTS_TABLE} values ({marks})",
                     [run_id, validated_at, o.suite, o.severity, o.dataset, o.expectation, o.column, o.success,
                      o.element_count, o.unexpected_count, ",".join(o.unexpected_keys)],
+                )
+            warehouse.commit()
+        except Exception:
+            warehouse.rollback()
+            raise
+
+
+ACTIVATION_TABLES = ("activation_email", "activation_ads", "activation_crm", "audiences", "people",
+                     "audience_memberships")
+
+
+def _set_gate(target: Target, run_id: str, checked_at: datetime, critical_passed: bool) -> None:
+    """Open (or close) the gate of every build whose activation rows were just checked: the views in
+    activation_published show a build's rows only while its latest check passed."""
+    with connect(target) as warehouse:
+        builds = {
+            row[0]
+            for table in ACTIVATION_TABLES
+            for row in warehouse.query(f"select distinct build_run_id from activation.{table}")
+            if row[0] is not None
+        }
+        warehouse.begin()
+        try:
+            warehouse.execute("create schema if not exists quality")
+            warehouse.execute(
+                "create table if not exists quality.activation_gate (build_run_id varchar, quality_run_id varchar, "
+                "checked_at timestamp, is_open boolean)"
+            )
+            marks = ", ".join([warehouse.placeholder] * 4)
+            for build in sorted(builds):
+                warehouse.execute(
+                    f"insert into quality.activation_gate values ({marks})",
+                    [build, run_id, checked_at, critical_passed],
                 )
             warehouse.commit()
         except Exception:

@@ -58,8 +58,24 @@ def _run(built: dict, name: str, damage: str | None = None) -> tuple[QualityRepo
     return run_quality(target, docs_dir=built["work"] / f"docs_{name}"), database
 
 
+def _published(database: Path) -> tuple[int, int]:
+    """Rows external tools can read (activation_published) and rows built (activation), email table."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return (
+            connection.execute("select count(*) from activation_published.activation_email").fetchone()[0],
+            connection.execute("select count(*) from activation.activation_email").fetchone()[0],
+        )
+
+
 def _failed(report: QualityReport) -> dict[tuple[str, str], list[str]]:
     return {(o.dataset, o.column): o.unexpected_keys for o in report.failed()}
+
+
+def test_activation_is_published_only_after_the_consent_guard_passed(built: dict) -> None:
+    assert _published(built["database"])[0] == 0  # built, not yet checked
+    _, database = _run(built, "publish")
+    published, activation = _published(database)
+    assert published == activation > 0
 
 
 def test_clean_sample_data_passes_every_suite(built: dict) -> None:
@@ -90,6 +106,7 @@ def test_an_opted_out_profile_in_activation_email_fails_the_consent_guard(built:
             f"select suite_name, unexpected_keys from {RESULTS_TABLE} where run_id = ? and not success",
             [report.run_id]).fetchall()
     assert ("consent_guard", "activation_email:injected-opt-out") in failed
+    assert _published(database)[0] == 0  # the failed guard keeps the whole build unpublished
 
 
 def test_an_erased_email_in_activation_fails_the_consent_guard(built: dict) -> None:
