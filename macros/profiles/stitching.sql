@@ -193,3 +193,14 @@ where
         select 1 as nothing_to_delete
     {%- endif -%}
 {%- endmacro %}
+
+
+{# The events a profile-partitioned incremental model processes: all of them on a full build, else
+   every event of the profiles to rebuild. #}
+{% macro events_to_process() -%}
+    {%- if is_incremental() -%}
+        {{ segmentation.stitched_events_sql(only_profiles=segmentation.profiles_to_rebuild_sql(this)) }}
+    {%- else -%}
+        {{ segmentation.stitched_events_sql() }}
+    {%- endif -%}
+{%- endmacro %}

@@ -13,11 +13,7 @@ with
 
 events as (
 
-    {%- if is_incremental() %}
-    {{ segmentation.stitched_events_sql(only_profiles=segmentation.profiles_to_rebuild_sql(this)) }}
-    {%- else %}
-    {{ segmentation.stitched_events_sql() }}
-    {%- endif %}
+    {{ segmentation.events_to_process() }}
 
 ),
 

@@ -57,8 +57,8 @@ class QualityReport:
         return not self.failed("critical")
 
 
-def _salted_hash_sql(target: Target) -> str:
-    return "sha256(? || ':' || activation.identifier_type || ':' || activation.identifier_value)"
+# DuckDB's salted hash of an activation row's identifier; the salt is a query parameter, never SQL text.
+SALTED_HASH_SQL = "sha256(? || ':' || activation.identifier_type || ':' || activation.identifier_value)"
 
 
 def _frames(target: Target, suite: Suite) -> Iterator[tuple[Dataset, pd.DataFrame]]:
@@ -68,7 +68,7 @@ def _frames(target: Target, suite: Suite) -> Iterator[tuple[Dataset, pd.DataFram
     salt = erasure_salt(target)
     with connect(target) as warehouse:
         for dataset in suite.datasets:
-            sql = dataset.sql.replace("{salted_hash}", _salted_hash_sql(target))
+            sql = dataset.sql.replace("{salted_hash}", SALTED_HASH_SQL)
             if dataset.needs_salt and not salt:
                 raise RuntimeError(
                     "the consent guard needs SEGMENTATION_ERASURE_SALT to recognise suppressed identifiers")
