@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format docs-contract clean
+.PHONY: install demo test lint format docs-contract clean pg-up pg-down
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version'
@@ -36,6 +36,13 @@ format: $(STAMP)
 
 docs-contract: $(STAMP)
 	$(BIN)/segmentation contract --write
+
+# The project's own PostgreSQL server (installed with apt-get when missing), in .postgres/ on loopback.
+pg-up:
+	scripts/postgres.sh up
+
+pg-down:
+	scripts/postgres.sh down
 
 clean:
 	rm -rf target logs warehouse data .pytest_cache
