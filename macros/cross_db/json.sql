@@ -43,6 +43,10 @@
     end
 {%- endmacro %}
 
+{% macro postgres__is_json_object(expression) -%}
+    udf.is_json_object({{ expression }})
+{%- endmacro %}
+
 {% macro spark__is_json_object(expression) -%}
     (from_json({{ expression }}, 'map<string,string>') is not null)
 {%- endmacro %}

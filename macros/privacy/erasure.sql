@@ -49,7 +49,7 @@
 
 
 {% macro erasure_create_table_as(relation, sql) -%}
-    {%- do adapter.create_schema(relation) -%}
+    {%- do segmentation.ensure_schema(relation) -%}
     {%- do run_query('drop table if exists ' ~ relation) -%}
     {%- do run_query('create table ' ~ relation ~ ' as ' ~ sql) -%}
 {%- endmacro %}
@@ -261,10 +261,12 @@
     per value of `detail_expression` when given (base tables: the staging outcome of each row, so
     staging counts plus erased counts still equal what was loaded).
 #}
-{% macro erasure_delete(relation, condition, counts, detail_expression="'all'") -%}
+{% macro erasure_delete(relation, condition, counts, detail_expression=none) -%}
     {%- set name = relation.schema ~ '.' ~ relation.identifier -%}
-    {%- set found = run_query('select ' ~ detail_expression ~ ' as detail, count(*) as found from ' ~ relation
-        ~ ' where ' ~ condition ~ ' group by ' ~ detail_expression) -%}
+    {#- PostgreSQL cannot group by a constant: without a detail, one total (none when nothing matched). -#}
+    {%- set grouping = ' group by ' ~ detail_expression if detail_expression else ' having count(*) > 0' -%}
+    {%- set found = run_query('select ' ~ (detail_expression or "'all'") ~ ' as detail, count(*) as found from '
+        ~ relation ~ ' where ' ~ condition ~ grouping) -%}
     {%- set total = found.columns[1].values() | sum -%}
     {%- if total > 0 -%}
         {%- do run_query('delete from ' ~ relation ~ ' where ' ~ condition) -%}
