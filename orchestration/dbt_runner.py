@@ -60,6 +60,12 @@ def dbt_env(target: Target) -> dict[str, str]:
     env = {"SEGMENTATION_TARGET": target.name, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     if target.kind == "duckdb" and target.duckdb_path is not None:
         env["SEGMENTATION_DUCKDB_PATH"] = str(target.duckdb_path)
+    if target.kind == "postgres" and target.postgres is not None:
+        pg = target.postgres
+        env.update({
+            "SEGMENTATION_PG_HOST": pg.host, "SEGMENTATION_PG_PORT": str(pg.port), "SEGMENTATION_PG_USER": pg.user,
+            "SEGMENTATION_PG_PASSWORD": pg.password, "SEGMENTATION_PG_DBNAME": pg.dbname,
+        })
     salt = erasure_salt(target)
     if salt:
         env[SALT_VARIABLE] = salt

@@ -14,15 +14,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import great_expectations as gx
-import pandas as pd
 from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from orchestration.dbt_runner import PROJECT_ROOT, erasure_salt
 from orchestration.quality.suites import SUITES, Dataset, Suite
-from orchestration.warehouse import Target, connect
+from orchestration.warehouse import PostgresParams, Target, connect
 
 DEFAULT_DOCS_DIR = PROJECT_ROOT / "quality" / "data_docs"
 RESULTS_TABLE = "quality.validation_results"
@@ -57,23 +57,64 @@ class QualityReport:
         return not self.failed("critical")
 
 
-# DuckDB's salted hash of an activation row's identifier; the salt is a query parameter, never SQL text.
-SALTED_HASH_SQL = "sha256(? || ':' || activation.identifier_type || ':' || activation.identifier_value)"
+# The salted hash of an activation row's identifier, as the erasure computes it (macros/privacy/hashing.sql).
+# The salt never becomes SQL text: DuckDB binds it as a parameter; PostgreSQL reads it from a setting of
+# the validating session (passed in the connection options, which Great Expectations keeps as a secret).
+SALTED_HASH_SQL = {
+    "duckdb": "sha256(? || ':' || activation.identifier_type || ':' || activation.identifier_value)",
+    "postgres": "encode(sha256(convert_to(current_setting('segmentation.erasure_salt') || ':' "
+                "|| activation.identifier_type || ':' || activation.identifier_value, 'UTF8')), 'hex')",
+}
+# Great Expectations resolves ${...} in a connection string from the environment, so the URL with its
+# password and salt is never written into the context's configuration.
+PG_URL_VARIABLE = "SEGMENTATION_QUALITY_PG_URL"
 
 
-def _frames(target: Target, suite: Suite) -> Iterator[tuple[Dataset, pd.DataFrame]]:
-    if target.kind != "duckdb":
-        raise NotImplementedError(
-            "quality suites run on the DuckDB target for now; the PostgreSQL datasource is not built yet")
+@dataclass
+class _Batch:
+    """One dataset of a suite, ready to validate: its batch definition and the run-time parameters."""
+    suite: Suite
+    dataset: Dataset
+    definition: object
+    parameters: dict
+
+
+def _dataset_sql(target: Target, dataset: Dataset, salt: str | None) -> str:
+    if dataset.needs_salt and not salt:
+        raise RuntimeError("the consent guard needs SEGMENTATION_ERASURE_SALT to recognise suppressed identifiers")
+    return dataset.sql.replace("{salted_hash}", SALTED_HASH_SQL[target.kind])
+
+
+def _duckdb_batches(context, target: Target) -> Iterator[_Batch]:
+    """DuckDB: each dataset's query runs on DuckDB and its rows are validated as a pandas batch."""
+    source = context.data_sources.add_pandas("warehouse")
     salt = erasure_salt(target)
     with connect(target) as warehouse:
+        for suite in SUITES:
+            for dataset in suite.datasets:
+                sql = _dataset_sql(target, dataset, salt)
+                frame = warehouse.connection.execute(sql, [salt] if dataset.needs_salt else []).df()
+                asset = source.add_dataframe_asset(f"{suite.name}__{dataset.name}")
+                yield _Batch(suite, dataset, asset.add_batch_definition_whole_dataframe("all"), {"dataframe": frame})
+
+
+def _postgres_batches(context, target: Target) -> Iterator[_Batch]:
+    """PostgreSQL: Great Expectations' native datasource; each dataset is a query asset and every
+    expectation is computed in the database (SQL pushdown), only results and unexpected keys travel."""
+    pg = target.postgres or PostgresParams()
+    salt = erasure_salt(target)
+    options = quote(f"-c segmentation.erasure_salt={salt}") if salt else ""
+    os.environ[PG_URL_VARIABLE] = (
+        f"postgresql+psycopg2://{quote(pg.user, safe='')}:{quote(pg.password, safe='')}@{pg.host}:{pg.port}/"
+        f"{quote(pg.dbname, safe='')}" + (f"?options={options}" if options else "")
+    )
+    source = context.data_sources.add_postgres("warehouse", connection_string="${" + PG_URL_VARIABLE + "}")
+    for suite in SUITES:
         for dataset in suite.datasets:
-            sql = dataset.sql.replace("{salted_hash}", SALTED_HASH_SQL)
-            if dataset.needs_salt and not salt:
-                raise RuntimeError(
-                    "the consent guard needs SEGMENTATION_ERASURE_SALT to recognise suppressed identifiers")
-            params = [salt] if dataset.needs_salt else []
-            yield dataset, warehouse.connection.execute(sql, params).df()
+            # A query asset must start with SELECT; the datasets may start with a WITH clause.
+            query = f"select * from (\n{_dataset_sql(target, dataset, salt)}\n) as dataset_rows"
+            asset = source.add_query_asset(f"{suite.name}__{dataset.name}", query=query)
+            yield _Batch(suite, dataset, asset.add_batch_definition_whole_table("all"), {})
 
 
 def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None = None) -> QualityReport:
@@ -91,41 +132,39 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     })
-    source = context.data_sources.add_pandas("warehouse")
+    batches = _duckdb_batches if target.kind == "duckdb" else _postgres_batches
     outcomes: list[ExpectationOutcome] = []
-    for suite in SUITES:
-        for dataset, frame in _frames(target, suite):
-            asset = source.add_dataframe_asset(f"{suite.name}__{dataset.name}")
-            batch = asset.add_batch_definition_whole_dataframe("all")
-            dataset_suite = context.suites.add(gx.ExpectationSuite(name=f"{suite.name}__{dataset.name}"))
-            for expectation in dataset.expectations:
-                dataset_suite.add_expectation(expectation.copy())
-            definition = context.validation_definitions.add(
-                gx.ValidationDefinition(name=f"{suite.name}__{dataset.name}", data=batch, suite=dataset_suite))
-            checkpoint = context.checkpoints.add(gx.Checkpoint(
-                name=f"{suite.name}__{dataset.name}",
-                validation_definitions=[definition],
-                actions=[UpdateDataDocsAction(name="data_docs")],
-                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [dataset.key]},
-            ))
-            result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=None)
-            for validation in result.run_results.values():
-                for item in validation.results:
-                    details = item.result or {}
-                    keys = [
-                        str(index.get(dataset.key) if isinstance(index, dict) else index)
-                        for index in (details.get("unexpected_index_list") or [])
-                    ]
-                    outcomes.append(ExpectationOutcome(
-                        suite=suite.name, severity=suite.severity, dataset=dataset.name,
-                        expectation=item.expectation_config.type,
-                        column=str(item.expectation_config.kwargs.get("column")
-                                   or ",".join(item.expectation_config.kwargs.get("column_list") or [])),
-                        success=bool(item.success),
-                        element_count=int(details.get("element_count") or len(frame)),
-                        unexpected_count=int(details.get("unexpected_count") or 0),
-                        unexpected_keys=sorted(set(keys))[:KEYS_SHOWN],
-                    ))
+    for batch in batches(context, target):
+        suite, dataset = batch.suite, batch.dataset
+        dataset_suite = context.suites.add(gx.ExpectationSuite(name=f"{suite.name}__{dataset.name}"))
+        for expectation in dataset.expectations:
+            dataset_suite.add_expectation(expectation.copy())
+        definition = context.validation_definitions.add(gx.ValidationDefinition(
+            name=f"{suite.name}__{dataset.name}", data=batch.definition, suite=dataset_suite))
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=f"{suite.name}__{dataset.name}",
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [dataset.key]},
+        ))
+        result = checkpoint.run(batch_parameters=batch.parameters, run_id=None)
+        for validation in result.run_results.values():
+            for item in validation.results:
+                details = item.result or {}
+                keys = [
+                    str(index.get(dataset.key) if isinstance(index, dict) else index)
+                    for index in (details.get("unexpected_index_list") or [])
+                ]
+                outcomes.append(ExpectationOutcome(
+                    suite=suite.name, severity=suite.severity, dataset=dataset.name,
+                    expectation=item.expectation_config.type,
+                    column=str(item.expectation_config.kwargs.get("column")
+                               or ",".join(item.expectation_config.kwargs.get("column_list") or [])),
+                    success=bool(item.success),
+                    element_count=int(details.get("element_count") or 0),
+                    unexpected_count=int(details.get("unexpected_count") or 0),
+                    unexpected_keys=sorted(set(keys))[:KEYS_SHOWN],
+                ))
     _record(target, run_id, validated_at, outcomes)
     _set_gate(target, run_id, validated_at, critical_passed=not any(
         not o.success and o.severity == "critical" for o in outcomes))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.warehouse import Target
+from tests.python.helpers import PROJECT_ROOT, PostgresServer
 
 
 @pytest.fixture
@@ -18,3 +19,12 @@ def duckdb_target(tmp_path: Path) -> Target:
 
 # dbt runs in tests erase people from sample data: they need the erasure salt (never a real one).
 os.environ.setdefault("SEGMENTATION_ERASURE_SALT", "test-only-salt-0123456789abcdef")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> PostgresServer:
+    """The project's PostgreSQL server, in its own git-ignored folder and port (not the development one)."""
+    folder = Path(os.environ.get("SEGMENTATION_TEST_PG_DIR", PROJECT_ROOT / ".postgres-test"))
+    server = PostgresServer.start(folder, int(os.environ.get("SEGMENTATION_TEST_PG_PORT", "55432")))
+    yield server
+    server.stop()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from orchestration.dbt_runner import dbt_env
+from orchestration.warehouse import PostgresParams, Target
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -40,11 +45,13 @@ def split_into_batches(sample: Path, root: Path, cuts: tuple[str, ...]) -> list[
     return folders
 
 
-def run_dbt(database: Path, work: Path, *args: str, project: Path = PROJECT_ROOT) -> str:
-    """Run dbt against a DuckDB file in a subprocess; fail the test with dbt's output when dbt fails."""
+def run_dbt(database: Path | Target, work: Path, *args: str, project: Path = PROJECT_ROOT) -> str:
+    """Run dbt against a DuckDB file (or any target) in a subprocess; fail the test with dbt's output
+    when dbt fails."""
+    target = database if isinstance(database, Target) else Target(name="duckdb", kind="duckdb", duckdb_path=database)
     env = {
         **os.environ,
-        "SEGMENTATION_DUCKDB_PATH": str(database),
+        **dbt_env(target),
         "DBT_TARGET_PATH": str(work / f"target_{project.name}"),
         "DBT_LOG_PATH": str(work / "logs"),
     }
@@ -54,3 +61,43 @@ def run_dbt(database: Path, work: Path, *args: str, project: Path = PROJECT_ROOT
     )
     assert completed.returncode == 0, completed.stdout[-4000:]
     return completed.stdout
+
+
+PG_SCRIPT = PROJECT_ROOT / "scripts" / "postgres.sh"
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """The project's own PostgreSQL server (scripts/postgres.sh), started for the test session."""
+
+    env: dict[str, str]  # what the script needs to reach this cluster (folder, port)
+    connection: dict[str, str]  # the SEGMENTATION_PG_* variables `scripts/postgres.sh env` prints
+
+    @classmethod
+    def start(cls, folder: Path, port: int) -> PostgresServer:
+        env = {**os.environ, "SEGMENTATION_PG_DIR": str(folder), "SEGMENTATION_PG_PORT": str(port)}
+        completed = subprocess.run([str(PG_SCRIPT), "up"], env=env, capture_output=True, text=True, timeout=900)
+        assert completed.returncode == 0, completed.stderr[-4000:]
+        printed = subprocess.run([str(PG_SCRIPT), "env"], env=env, capture_output=True, text=True, check=True)
+        connection = dict(
+            shlex.split(line.removeprefix("export "))[0].split("=", 1)
+            for line in printed.stdout.splitlines() if line.startswith("export ")
+        )
+        return cls(env=env, connection=connection)
+
+    def stop(self) -> None:
+        subprocess.run([str(PG_SCRIPT), "down"], env=self.env, capture_output=True, timeout=120)
+
+    def database(self, name: str, template: str | None = None) -> Target:
+        """A fresh database `name` (a copy of `template` when given), as a postgres target."""
+        args = [str(PG_SCRIPT), "database", name, *([template] if template else [])]
+        completed = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=300)
+        assert completed.returncode == 0, completed.stderr[-4000:]
+        return self.target(name)
+
+    def target(self, dbname: str, user: str | None = None, password: str | None = None) -> Target:
+        c = self.connection
+        return Target(name="postgres", kind="postgres", postgres=PostgresParams(
+            host=c["SEGMENTATION_PG_HOST"], port=int(c["SEGMENTATION_PG_PORT"]),
+            user=user or c["SEGMENTATION_PG_USER"], password=password or c["SEGMENTATION_PG_PASSWORD"],
+            dbname=dbname))
