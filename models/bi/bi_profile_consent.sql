@@ -1,0 +1,2 @@
+{{ config(alias='profile_consent') }}
+{{ segmentation.bi_view('profile_consent') }}

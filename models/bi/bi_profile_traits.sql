@@ -1,0 +1,2 @@
+{{ config(alias='profile_traits') }}
+{{ segmentation.bi_view('profile_traits') }}

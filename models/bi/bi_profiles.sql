@@ -1,0 +1,2 @@
+{{ config(alias='profiles') }}
+{{ segmentation.bi_view('profiles') }}

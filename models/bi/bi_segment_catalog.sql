@@ -1,0 +1,2 @@
+{{ config(alias='segment_catalog') }}
+{{ segmentation.bi_view('segment_catalog') }}

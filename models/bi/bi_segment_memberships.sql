@@ -1,0 +1,2 @@
+{{ config(alias='segment_memberships') }}
+{{ segmentation.bi_view('segment_memberships') }}

@@ -1,0 +1,2 @@
+{{ config(alias='segment_overlap') }}
+{{ segmentation.bi_view('segment_overlap') }}
