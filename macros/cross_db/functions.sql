@@ -1,7 +1,8 @@
 {#
     on-run-start: helper functions an engine lacks. PostgreSQL before 16 has no IS JSON predicate and
     no way to test a cast without raising, so it gets udf.is_json_object(text): true for a JSON object,
-    false for any other JSON or malformed text, null for null. Other engines need nothing.
+    false for any other JSON or malformed text, null for null. Other engines need nothing. It is
+    parallel unsafe because its exception block is a subtransaction, which parallel workers cannot start.
 #}
 {% macro create_functions() -%}
     {{ return(adapter.dispatch('create_functions', 'segmentation')()) }}
@@ -16,7 +17,7 @@
         {%- do adapter.create_schema(api.Relation.create(database=target.database, schema='udf')) -%}
         {%- call statement('create_is_json_object') -%}
             create or replace function udf.is_json_object(value text) returns boolean
-            language plpgsql immutable parallel safe as $fn$
+            language plpgsql immutable parallel unsafe as $fn$
             begin
                 if value is null then
                     return null;
