@@ -441,6 +441,7 @@ def sync_command(destination_names: tuple[str, ...], config_path: Path | None, t
         ("status", lambda r: f"[{colours[r.status]}]{r.status}[/]"),
         ("changes read", lambda r: f"{r.changes_read:,} of {r.pending:,}"),
         ("delivered (upsert / delete)", lambda r: f"{r.delivered:,} ({r.upserts:,} / {r.deletes:,})"),
+        ("of which reconcile (consent, attributes)", lambda r: f"{r.reconciled:,}"),
         ("batches", lambda r: f"{r.batches:,}"),
         ("retried requests", lambda r: f"{r.retries:,}"),
         ("dead-lettered", lambda r: f"{r.dead_lettered:,}"),

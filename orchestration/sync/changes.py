@@ -4,11 +4,17 @@ A change becomes `upsert` when the profile is in the destination channel's publi
 for that segment now (the payload is that row's columns: consent was applied and the guard passed),
 and `delete` otherwise: removed from the segment, not activatable, or no consent for this channel.
 Removals are always delivered.
+
+Activation rows also change without a membership change (consent withdrawn or granted, a new email).
+After the feed is drained, `reconcile_records` compares what the destination holds (`sync.members`,
+kept in step with every acknowledged batch) with the published rows and returns the differences.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from datetime import datetime
 
 from orchestration.sync.records import Batch, Position, SyncRecord, idempotency_key
 from orchestration.sync.state import CHANGES_TABLE
@@ -51,17 +57,18 @@ class ChangeReader:
         self.destination = destination
         self.segments = segments
         self.columns = columns
+        self._published = f"{PUBLISHED_SCHEMA}.activation_{channel}"
         mark = warehouse.placeholder
         selected = "".join(f", published.{column}" for column in columns)
         self._from = (
             f"from {CHANGES_TABLE} as changes "
-            f"left join {PUBLISHED_SCHEMA}.activation_{channel} as published "
+            f"left join {self._published} as published "
             "on changes.segment_name = published.segment_name and changes.profile_id = published.profile_id "
             f"where changes.segment_name in ({', '.join([mark] * len(segments))})"
         )
         self._select = (
             "select changes.change_id, changes.changed_at, changes.segment_name, changes.profile_id, "
-            f"changes.change_type, published.profile_id is not null as is_published{selected} "
+            f"changes.change_type, published.row_hash{selected} "
         )
         self._after = (
             f" and (changes.changed_at > {mark} or (changes.changed_at = {mark} and changes.change_id > {mark}))"
@@ -97,8 +104,8 @@ class ChangeReader:
             after = batch.last
 
     def _record(self, row: tuple) -> SyncRecord:
-        change_id, changed_at, segment, profile_id, change_type, is_published, *values = row
-        upsert = change_type != "removed" and bool(is_published)
+        change_id, changed_at, segment, profile_id, change_type, row_hash, *values = row
+        upsert = change_type != "removed" and row_hash is not None
         return SyncRecord(
             idempotency_key=idempotency_key(self.destination, change_id),
             action="upsert" if upsert else "delete",
@@ -107,4 +114,40 @@ class ChangeReader:
             change_id=change_id,
             changed_at=changed_at,
             attributes=dict(zip(self.columns, values, strict=True)) if upsert else {},
+            row_hash=row_hash if upsert else None,
         )
+
+    def reconcile_records(self, build_run_id: str, now: datetime) -> list[SyncRecord]:
+        """Records that make the destination equal the published rows of its segments: `delete` what it
+        holds but is no longer published (or belongs to a segment no longer configured), `upsert` what
+        is published but not held, or held with other content. Keys depend on the build and the content,
+        so a rerun after a crash resends the same keys."""
+        mark = self.warehouse.placeholder
+        segments = ", ".join([mark] * len(self.segments)) if self.segments else "null"
+        selected = "".join(f", published.{column}" for column in self.columns)
+        rows = self.warehouse.query(
+            "select coalesce(published.segment_name, held.segment_name), "
+            f"coalesce(published.profile_id, held.profile_id), published.row_hash{selected} "
+            f"from (select * from {self._published} where segment_name in ({segments})) as published "
+            f"full outer join (select * from sync.members where destination_name = {mark}) as held "
+            "on published.segment_name = held.segment_name and published.profile_id = held.profile_id "
+            "where held.profile_id is null or published.profile_id is null or published.row_hash <> held.row_hash "
+            "order by 1, 2",
+            [*self.segments, self.destination],
+        )
+        records = []
+        for segment, profile_id, row_hash, *values in rows:
+            action = "delete" if row_hash is None else "upsert"
+            change_id = hashlib.sha256(
+                f"reconcile:{build_run_id}:{segment}:{profile_id}:{row_hash or action}".encode()).hexdigest()[:32]
+            records.append(SyncRecord(
+                idempotency_key=idempotency_key(self.destination, change_id),
+                action=action,
+                segment=segment,
+                profile_id=profile_id,
+                change_id=change_id,
+                changed_at=now,
+                attributes=dict(zip(self.columns, values, strict=True)) if row_hash else {},
+                row_hash=row_hash,
+            ))
+        return records

@@ -37,6 +37,12 @@ class SyncRecord:
     change_id: str
     changed_at: datetime
     attributes: dict[str, Any] = field(default_factory=dict)
+    # Content hash of the published activation row an upsert carries (not sent): what the destination holds.
+    row_hash: str | None = None
+
+    @property
+    def member(self) -> tuple[str, str]:
+        return self.segment, self.profile_id
 
     @property
     def position(self) -> Position:
@@ -55,14 +61,20 @@ class SyncRecord:
         }
 
 
+BatchKind = Literal["changes", "reconcile"]
+
+
 @dataclass(frozen=True)
 class Batch:
     """Consecutive records of one destination. `batch_id` depends only on the destination and the first
-    and last change, so a batch resent after a crash (same cursor, same batch size) has the same id."""
+    and last change, so a batch resent after a crash (same cursor, same batch size) has the same id.
+    `changes` batches come from the change feed and move the cursor; `reconcile` batches correct
+    activation rows that changed without a membership change (consent, attributes) and do not."""
 
     destination: str
     number: int
     records: list[SyncRecord]
+    kind: BatchKind = "changes"
 
     @property
     def batch_id(self) -> str:

@@ -3,9 +3,12 @@
 - `sync.cursors`: one row per destination, the last change (changed_at, change_id) it acknowledged.
 - `sync.deliveries`: one row per handled batch (acknowledged or dead-lettered), with its cursor range.
 - `sync.dead_letters`: one row per record of a batch that exhausted its attempts, with the reason.
+- `sync.members`: per destination, the memberships it holds by our acknowledged deliveries (with the
+  published row's content hash): what the reconcile step compares with the published rows.
 
-Guarantee: a batch's delivery row and the cursor move commit in one transaction, and only after the
-destination acknowledged the batch (or it was dead-lettered). A crash before that commit leaves the
+Guarantee: a batch's delivery row, the cursor move and `sync.members` commit in one transaction, and
+only after the destination acknowledged the batch (or it was dead-lettered: then the cursor moves but
+`sync.members` does not, so the next reconcile sends the state again). A crash before that commit leaves the
 cursor where it was, so the batch is sent again with the same idempotency keys: at-least-once
 delivery, and effectively once for a receiver that dedupes by key.
 """
@@ -27,12 +30,15 @@ DDL = (
     "create table if not exists sync.cursors (destination_name varchar primary key, changed_at timestamp, "
     "change_id varchar, sync_run_id varchar, updated_at timestamp)",
     "create table if not exists sync.deliveries (sync_run_id varchar, destination_name varchar, batch_id varchar, "
-    "batch_number integer, status varchar, records integer, upserts integer, deletes integer, attempts integer, "
-    "first_changed_at timestamp, first_change_id varchar, last_changed_at timestamp, last_change_id varchar, "
-    "error varchar, recorded_at timestamp)",
+    "batch_number integer, kind varchar, status varchar, records integer, upserts integer, deletes integer, "
+    "attempts integer, first_changed_at timestamp, first_change_id varchar, last_changed_at timestamp, "
+    "last_change_id varchar, error varchar, recorded_at timestamp)",
     "create table if not exists sync.dead_letters (destination_name varchar, sync_run_id varchar, batch_id varchar, "
     "idempotency_key varchar, change_id varchar, changed_at timestamp, action varchar, segment_name varchar, "
     "profile_id varchar, payload varchar, attempts integer, reason varchar, dead_lettered_at timestamp)",
+    "create table if not exists sync.members (destination_name varchar, segment_name varchar, profile_id varchar, "
+    "row_hash varchar, change_id varchar, synced_at timestamp, "
+    "primary key (destination_name, segment_name, profile_id))",
 )
 
 
@@ -107,15 +113,16 @@ def record_batch(
     attempts: int,
     error: str | None,
 ) -> None:
-    """In one transaction: the delivery row, the dead letters when `error` is set, and the cursor moved
-    to the batch's last change. Call only after the destination acknowledged (or gave up on) the batch."""
+    """In one transaction: the delivery row; the dead letters when `error` is set, else the memberships
+    the destination now holds; and, for a change-feed batch, the cursor moved to its last change.
+    Call only after the destination acknowledged (or gave up on) the batch."""
     now = utc_now()
     status = "dead_lettered" if error else "acknowledged"
     warehouse.begin()
     try:
         warehouse.execute(
-            f"insert into sync.deliveries values ({_marks(warehouse, 15)})",
-            [sync_run_id, batch.destination, batch.batch_id, batch.number, status, len(batch.records),
+            f"insert into sync.deliveries values ({_marks(warehouse, 16)})",
+            [sync_run_id, batch.destination, batch.batch_id, batch.number, batch.kind, status, len(batch.records),
              batch.count("upsert"), batch.count("delete"), attempts, batch.first.changed_at, batch.first.change_id,
              batch.last.changed_at, batch.last.change_id, error, now],
         )
@@ -125,15 +132,37 @@ def record_batch(
                     f"insert into sync.dead_letters values ({_marks(warehouse, 13)})",
                     [batch.destination, sync_run_id, batch.batch_id, record.idempotency_key, record.change_id,
                      record.changed_at, record.action, record.segment, record.profile_id,
-                     json.dumps(record.as_json()), attempts, error, now],
+                     json.dumps(record.as_json(), default=str), attempts, error, now],
                 )
-        warehouse.execute(
-            f"insert into sync.cursors values ({_marks(warehouse, 5)}) on conflict (destination_name) do update set "
-            "changed_at = excluded.changed_at, change_id = excluded.change_id, "
-            "sync_run_id = excluded.sync_run_id, updated_at = excluded.updated_at",
-            [batch.destination, batch.last.changed_at, batch.last.change_id, sync_run_id, now],
-        )
+        else:
+            _hold(warehouse, batch, now)
+        if batch.kind == "changes":
+            warehouse.execute(
+                f"insert into sync.cursors values ({_marks(warehouse, 5)}) on conflict (destination_name) do update "
+                "set changed_at = excluded.changed_at, change_id = excluded.change_id, "
+                "sync_run_id = excluded.sync_run_id, updated_at = excluded.updated_at",
+                [batch.destination, batch.last.changed_at, batch.last.change_id, sync_run_id, now],
+            )
         warehouse.commit()
     except Exception:
         warehouse.rollback()
         raise
+
+
+def _hold(warehouse: Warehouse, batch: Batch, now: datetime) -> None:
+    """Apply an acknowledged batch to sync.members (the last record of each membership decides)."""
+    mark = warehouse.placeholder
+    last = {record.member: record for record in batch.records}
+    for record in last.values():
+        if record.action == "delete":
+            warehouse.execute(
+                f"delete from sync.members where destination_name = {mark} and segment_name = {mark} "
+                f"and profile_id = {mark}", [batch.destination, record.segment, record.profile_id],
+            )
+        else:
+            warehouse.execute(
+                f"insert into sync.members values ({_marks(warehouse, 6)}) "
+                "on conflict (destination_name, segment_name, profile_id) do update set "
+                "row_hash = excluded.row_hash, change_id = excluded.change_id, synced_at = excluded.synced_at",
+                [batch.destination, record.segment, record.profile_id, record.row_hash, record.change_id, now],
+            )
