@@ -106,9 +106,10 @@ class ChangeReader:
     def _record(self, row: tuple) -> SyncRecord:
         change_id, changed_at, segment, profile_id, change_type, row_hash, *values = row
         upsert = change_type != "removed" and row_hash is not None
+        action = "upsert" if upsert else "delete"
         return SyncRecord(
-            idempotency_key=idempotency_key(self.destination, change_id),
-            action="upsert" if upsert else "delete",
+            idempotency_key=idempotency_key(self.destination, change_id, action, row_hash if upsert else None),
+            action=action,
             segment=segment,
             profile_id=profile_id,
             change_id=change_id,
@@ -138,10 +139,9 @@ class ChangeReader:
         records = []
         for segment, profile_id, row_hash, *values in rows:
             action = "delete" if row_hash is None else "upsert"
-            change_id = hashlib.sha256(
-                f"reconcile:{build_run_id}:{segment}:{profile_id}:{row_hash or action}".encode()).hexdigest()[:32]
+            change_id = hashlib.sha256(f"reconcile:{build_run_id}:{segment}:{profile_id}".encode()).hexdigest()[:32]
             records.append(SyncRecord(
-                idempotency_key=idempotency_key(self.destination, change_id),
+                idempotency_key=idempotency_key(self.destination, change_id, action, row_hash),
                 action=action,
                 segment=segment,
                 profile_id=profile_id,

@@ -9,13 +9,14 @@ that hold them, and they are read only when a destination is opened.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from orchestration.warehouse import PROJECT_ROOT
 
@@ -121,6 +122,7 @@ class SqlDestination(_Destination):
 
 
 Destination = Annotated[WebhookDestination | FileDestination | SqlDestination, Field(discriminator="type")]
+_DESTINATION: TypeAdapter[Destination] = TypeAdapter(Destination)
 
 
 class SyncConfig(_Strict):
@@ -146,28 +148,31 @@ def load_config(
     catalog: Mapping[str, set[str]] | None = None,
     names: list[str] | None = None,
 ) -> SyncConfig:
-    """Parse and validate the file. `catalog` (segment name -> its destinations, from the warehouse's
-    segment_catalog) checks segment names when given; `names` must each name a destination.
-    Environment variables are checked for the destinations that would run (enabled, or named)."""
+    """Parse and validate the file; raise `ConfigError` with every problem. `catalog` (segment name ->
+    its channels, from the warehouse's segment_catalog) checks segment names when given; `names` must
+    each name a destination. Environment variables are checked for the destinations that would run
+    (enabled, or named)."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(path, [f"cannot read the file: {error}"]) from None
-    raw = raw or {}
-    try:
-        config = SyncConfig.model_validate(raw)
-    except ValidationError as error:
-        raise ConfigError(path, [_describe(raw, e) for e in error.errors()]) from None
-    problems: list[str] = []
-    seen: set[str] = set()
-    for destination in config.destinations:
-        if destination.name in seen:
-            problems.append(f"destination {destination.name!r}: the name is used twice")
-        seen.add(destination.name)
-    problems += [f"--destination {name!r}: no such destination in the file" for name in names or [] if name not in seen]
-    if problems:
-        raise ConfigError(path, problems)
-    for destination in config.named(names):
+    if not isinstance(raw, dict) or not isinstance(raw.get("destinations", []), list):
+        raise ConfigError(path, ["the file must be a mapping with a `destinations` list"])
+    problems = [f"{key}: unknown key" for key in raw if key != "destinations"]
+    destinations: list[Destination] = []
+    for index, entry in enumerate(raw.get("destinations", [])):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        label = f"destination {name!r}" if name else f"destinations[{index}]"
+        try:
+            destinations.append(_DESTINATION.validate_python(entry))
+        except ValidationError as error:
+            problems += [f"{label}: {_describe(e)}" for e in error.errors()]
+    counts = Counter(d.name for d in destinations)
+    problems += [f"destination {name!r}: the name is used {n} times" for name, n in counts.items() if n > 1]
+    unknown = [name for name in names or [] if name not in counts]
+    problems += [f"--destination {name!r}: no such destination in the file" for name in unknown]
+    config = SyncConfig.model_construct(destinations=destinations)
+    for destination in [] if unknown else config.named(names):
         problems += [f"destination {destination.name!r}: {p}" for p in destination.env_problems()]
         if catalog is not None and destination.segments != "all":
             problems += [f"destination {destination.name!r}: {p}" for p in _segment_problems(destination, catalog)]
@@ -189,18 +194,10 @@ def _segment_problems(destination: _Destination, catalog: Mapping[str, set[str]]
     return problems
 
 
-def _describe(raw: Any, error: Mapping[str, Any]) -> str:
-    """One pydantic error as a line naming the destination and the field."""
-    location = list(error["loc"])
-    prefix = ""
-    if len(location) >= 2 and location[0] == "destinations" and isinstance(location[1], int):
-        index = location[1]
-        entry = raw.get("destinations", [])[index] if isinstance(raw, dict) else None
-        name = entry.get("name") if isinstance(entry, dict) else None
-        prefix = f"destination {name!r}: " if name else f"destinations[{index}]: "
-        location = location[2:]
-        if location and location[0] in ("webhook", "file", "sql"):
-            location = location[1:]  # the discriminator's tag, not a field
-    field = ".".join(str(part) for part in location)
+def _describe(error: Mapping[str, Any]) -> str:
+    """One pydantic error of a destination entry as `field: message`."""
+    location = [str(part) for part in error["loc"]]
+    if location and location[0] in ("webhook", "file", "sql"):
+        location = location[1:]  # the discriminator's tag, not a field
     message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-    return f"{prefix}{field}: {message}" if field else f"{prefix}{message}"
+    return f"{'.'.join(location)}: {message}" if location else message

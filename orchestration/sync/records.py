@@ -21,9 +21,12 @@ class Position:
         return f"{self.changed_at:%Y-%m-%d %H:%M:%S} {self.change_id[:8]}"
 
 
-def idempotency_key(destination: str, change_id: str) -> str:
-    """Stable per destination and change: a rerun or retry resends the same key, so receivers can dedupe."""
-    return hashlib.sha256(f"{destination}:{change_id}".encode()).hexdigest()[:32]
+def idempotency_key(destination: str, change_id: str, action: str, row_hash: str | None) -> str:
+    """Stable per destination, change and content: a retry or a rerun after a crash resends the same
+    key, so the receiver can dedupe. The content (action and the activation row's hash) is part of it
+    because a change's record follows the published rows: resent after a newer build changed consent
+    or attributes, the record differs and must not be dropped as a duplicate."""
+    return hashlib.sha256(f"{destination}:{change_id}:{action}:{row_hash or ''}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

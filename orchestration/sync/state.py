@@ -75,7 +75,7 @@ def check_gate(warehouse: Warehouse) -> str:
         builds = [row[0] for row in warehouse.query(
             f"select run_id from {CHANGES_TABLE} order by changed_at desc, change_id desc limit 1")]
     if not builds:
-        raise SyncRefused("no segment build found in the warehouse; run `segmentation build` first; sync refused")
+        raise SyncRefused("no segment build found in the warehouse; sync refused (run `segmentation build`)")
     has_gate = has_table(warehouse, "quality", "activation_gate")
     for build in builds:
         latest = warehouse.query(
@@ -83,7 +83,7 @@ def check_gate(warehouse: Warehouse) -> str:
             "order by checked_at desc limit 1", [build],
         ) if has_gate else []
         if not latest:
-            raise SyncRefused(f"consent guard has not run for build {build}; run `segmentation quality`; sync refused")
+            raise SyncRefused(f"consent guard has not run for build {build}; sync refused (run `segmentation quality`)")
         if not latest[0][0]:
             raise SyncRefused(f"consent guard failed for build {build}; sync refused")
     return builds[-1]
