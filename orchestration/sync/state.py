@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from orchestration.sync import bulk
 from orchestration.sync.records import Batch, Position
 from orchestration.warehouse import Warehouse
 
@@ -25,6 +26,11 @@ ACTIVATION_TABLES = ("activation_email", "activation_ads", "activation_crm")
 CHANGES_TABLE = "segments.segment_membership_changes"
 GATE_TABLE = "quality.activation_gate"
 
+DEAD_LETTER_COLUMNS = (
+    "destination_name", "sync_run_id", "batch_id", "idempotency_key", "change_id", "changed_at", "action",
+    "segment_name", "profile_id", "payload", "attempts", "reason", "dead_lettered_at",
+)
+MEMBER_COLUMNS = ("destination_name", "segment_name", "profile_id", "row_hash", "change_id", "synced_at")
 DDL = (
     "create schema if not exists sync",
     "create table if not exists sync.cursors (destination_name varchar primary key, changed_at timestamp, "
@@ -127,13 +133,12 @@ def record_batch(
              batch.last.changed_at, batch.last.change_id, error, now],
         )
         if error:
-            for record in batch.records:
-                warehouse.execute(
-                    f"insert into sync.dead_letters values ({_marks(warehouse, 13)})",
-                    [batch.destination, sync_run_id, batch.batch_id, record.idempotency_key, record.change_id,
-                     record.changed_at, record.action, record.segment, record.profile_id,
-                     json.dumps(record.as_json(), default=str), attempts, error, now],
-                )
+            bulk.insert(warehouse, "sync.dead_letters", DEAD_LETTER_COLUMNS, [
+                [batch.destination, sync_run_id, batch.batch_id, record.idempotency_key, record.change_id,
+                 record.changed_at, record.action, record.segment, record.profile_id,
+                 json.dumps(record.as_json(), default=str), attempts, error, now]
+                for record in batch.records
+            ])
         else:
             _hold(warehouse, batch, now)
         if batch.kind == "changes":
@@ -151,18 +156,13 @@ def record_batch(
 
 def _hold(warehouse: Warehouse, batch: Batch, now: datetime) -> None:
     """Apply an acknowledged batch to sync.members (the last record of each membership decides)."""
-    mark = warehouse.placeholder
-    last = {record.member: record for record in batch.records}
-    for record in last.values():
-        if record.action == "delete":
-            warehouse.execute(
-                f"delete from sync.members where destination_name = {mark} and segment_name = {mark} "
-                f"and profile_id = {mark}", [batch.destination, record.segment, record.profile_id],
-            )
-        else:
-            warehouse.execute(
-                f"insert into sync.members values ({_marks(warehouse, 6)}) "
-                "on conflict (destination_name, segment_name, profile_id) do update set "
-                "row_hash = excluded.row_hash, change_id = excluded.change_id, synced_at = excluded.synced_at",
-                [batch.destination, record.segment, record.profile_id, record.row_hash, record.change_id, now],
-            )
+    last = {record.member: record for record in batch.records}.values()
+    bulk.delete(warehouse, "sync.members", ("segment_name", "profile_id"),
+                [record.member for record in last if record.action == "delete"],
+                scope=("destination_name", batch.destination))
+    bulk.insert(
+        warehouse, "sync.members", MEMBER_COLUMNS,
+        [[batch.destination, *record.member, record.row_hash, record.change_id, now]
+         for record in last if record.action == "upsert"],
+        conflict=("destination_name", "segment_name", "profile_id"),
+    )

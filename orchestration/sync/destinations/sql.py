@@ -13,12 +13,12 @@ Connection URLs (from the environment variable the config names): `postgresql://
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
 import duckdb
 
+from orchestration.sync import bulk
 from orchestration.sync.config import SqlDestination
 from orchestration.sync.destinations.base import Delivery, Destination
 from orchestration.sync.records import Batch, SyncRecord
@@ -47,8 +47,6 @@ class SqlTable(Destination):
     def __init__(self, config: SqlDestination, sync_run_id: str, payload_columns: list[str]) -> None:
         super().__init__(sync_run_id, payload_columns)
         self.config = config
-        self.table = config.table
-        self.applied_table = f"{config.table}_applied_keys"
         self.columns = [*ROW_KEY, *payload_columns, "change_id", "changed_at", "synced_at"]
         unknown = [column for column in config.key_columns if column not in (*ROW_KEY, *payload_columns)]
         if unknown:
@@ -57,11 +55,16 @@ class SqlTable(Destination):
                 f"{config.channel} payload (columns: {', '.join((*ROW_KEY, *payload_columns))})"
             )
         self.database = open_database(config.connection_url())
+        schema, _, name = config.table.rpartition(".")
+        schema = schema or ("main" if self.database.kind == "duckdb" else "public")
+        if self.database.kind == "duckdb":  # qualified by catalog: a schema named like the file is not ambiguous
+            schema = f"\"{self.database.query('select current_database()')[0][0]}\".{schema}"
+        self.table = f"{schema}.{name}"
+        self.applied_table = f"{schema}.{name}_applied_keys"
+        self.database.execute(f"create schema if not exists {schema}")
         self._create_tables()
 
     def _create_tables(self) -> None:
-        if "." in self.table:
-            self.database.execute(f"create schema if not exists {self.table.split('.')[0]}")
         typed = ", ".join(
             f"{column} {'timestamp' if column in ('changed_at', 'synced_at') else 'varchar'}"
             + (" not null" if column in self.config.key_columns else "")
@@ -86,42 +89,26 @@ class SqlTable(Destination):
             )}
             new = [record for record in batch.records if record.idempotency_key not in applied]
             now = utc_now()
-            for record in _last_per_member(new):
-                self._apply(record, now)
-            for record in new:
-                self.database.execute(
-                    f"insert into {self.applied_table} values ({mark}, {mark}, {mark})",
-                    [record.idempotency_key, batch.batch_id, now],
-                )
+            last = _last_per_member(new)
+            bulk.delete(self.database, self.table, ROW_KEY, [r.member for r in last if r.action == "delete"])
+            bulk.insert(self.database, self.table, self.columns, [
+                [*record.member, *[record.attributes.get(c) for c in self.payload_columns], record.change_id,
+                 record.changed_at, now]
+                for record in last if record.action == "upsert"
+            ], conflict=self.config.key_columns)
+            bulk.insert(self.database, self.applied_table, ("idempotency_key", "batch_id", "applied_at"),
+                        [[record.idempotency_key, batch.batch_id, now] for record in new])
             self.database.commit()
         except Exception:
             self.database.rollback()
             raise
         return Delivery(True)
 
-    def _apply(self, record: SyncRecord, now: datetime) -> None:
-        mark = self.database.placeholder
-        if record.action == "delete":
-            self.database.execute(
-                f"delete from {self.table} where segment_name = {mark} and profile_id = {mark}",
-                [record.segment, record.profile_id],
-            )
-            return
-        values = [record.segment, record.profile_id, *[record.attributes.get(c) for c in self.payload_columns],
-                  record.change_id, record.changed_at, now]
-        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in self.config.key_columns)
-        self.database.execute(
-            f"insert into {self.table} ({', '.join(self.columns)}) values ({', '.join([mark] * len(values))}) "
-            f"on conflict ({', '.join(self.config.key_columns)}) do update set {updates}",
-            values,
-        )
-
     def close(self) -> None:
         self.database.close()
 
 
 def _last_per_member(records: list[SyncRecord]) -> list[SyncRecord]:
-    """The last record of each (segment, profile), in order: each action states the whole row, so the
-    last one decides, and no row is deleted and inserted again in one transaction."""
-    last = {(record.segment, record.profile_id): record for record in records}
-    return sorted(last.values(), key=lambda record: record.position)
+    """The last record of each (segment, profile): each action states the whole row, so the last one
+    decides, and no row is deleted and inserted again in one transaction."""
+    return list({record.member: record for record in records}.values())
