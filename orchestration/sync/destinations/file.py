@@ -1,10 +1,10 @@
 """File destination: each batch is one file (CSV, Parquet or JSONL) plus a manifest.
 
-Files live in `<folder>/<destination>/`, named `<first change time>-<batch id>.<format>`; a batch holds
-up to `batch_size` (default 100,000) records, so a run normally writes one file. The data file is written
-under a temporary name and renamed, then the manifest likewise: a crash never leaves a partial
-file under its final name, and the manifest (rows, actions, sha256, cursor range) is the
-acknowledgement. A batch resent after a crash has the same id; when its manifest already exists
+Files live in `<folder>/<destination>/`, named `<first change time>-<first change id>-<batch id>.<format>`
+(sorting by name gives the cursor order); a batch holds up to `batch_size` (default 100,000) records,
+so a run normally writes one file. The data file is written under a temporary name and renamed, then
+the manifest likewise: a crash never leaves a partial file under its final name, and the manifest
+(rows, actions, sha256, cursor range) is the acknowledgement. A batch resent after a crash has the same id; when its manifest already exists
 with the same checksum it is acknowledged without writing anything again.
 """
 
@@ -36,8 +36,8 @@ class Files(Destination):
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def paths(self, batch: Batch) -> tuple[Path, Path]:
-        """The data file and the manifest of `batch`."""
-        stem = f"{batch.first.changed_at:%Y%m%dT%H%M%S}-{batch.batch_id[:16]}"
+        """The data file and the manifest of `batch`; names sort in cursor order."""
+        stem = f"{batch.first.changed_at:%Y%m%dT%H%M%S}-{batch.first.change_id[:12]}-{batch.batch_id[:8]}"
         return self.folder / f"{stem}.{self.config.format}", self.folder / f"{stem}.manifest.json"
 
     def deliver(self, batch: Batch) -> Delivery:
