@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
@@ -125,15 +126,18 @@ Destination = Annotated[WebhookDestination | FileDestination | SqlDestination, F
 _DESTINATION: TypeAdapter[Destination] = TypeAdapter(Destination)
 
 
-class SyncConfig(_Strict):
-    destinations: list[Destination] = Field(default_factory=list)
+@dataclass(frozen=True)
+class SyncConfig:
+    """The validated destinations file."""
+
+    destinations: list[Destination]
 
     def named(self, names: list[str] | None) -> list[Destination]:
         """The enabled destinations, or exactly the ones named (enabled or not: naming one runs it)."""
         if not names:
             return [d for d in self.destinations if d.enabled]
         by_name = {d.name: d for d in self.destinations}
-        return [by_name[name] for name in names]
+        return [by_name[name] for name in dict.fromkeys(names)]
 
 
 def config_path(path: Path | None = None) -> Path:
@@ -171,7 +175,7 @@ def load_config(
     problems += [f"destination {name!r}: the name is used {n} times" for name, n in counts.items() if n > 1]
     unknown = [name for name in names or [] if name not in counts]
     problems += [f"--destination {name!r}: no such destination in the file" for name in unknown]
-    config = SyncConfig.model_construct(destinations=destinations)
+    config = SyncConfig(destinations)
     for destination in [] if unknown else config.named(names):
         problems += [f"destination {destination.name!r}: {p}" for p in destination.env_problems()]
         if catalog is not None and destination.segments != "all":

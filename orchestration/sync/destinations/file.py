@@ -4,8 +4,9 @@ Files live in `<folder>/<destination>/`, named `<first change time>-<first chang
 (sorting by name gives the cursor order); a batch holds up to `batch_size` (default 100,000) records,
 so a run normally writes one file. The data file is written under a temporary name and renamed, then
 the manifest likewise: a crash never leaves a partial file under its final name, and the manifest
-(rows, actions, sha256, cursor range) is the acknowledgement. A batch resent after a crash has the same id; when its manifest already exists
-with the same checksum it is acknowledged without writing anything again.
+(rows, actions, sha256, cursor range) is the acknowledgement. A batch resent after a crash has the
+same id; when its manifest already exists with the same checksum it is acknowledged without writing
+anything again.
 """
 
 from __future__ import annotations
