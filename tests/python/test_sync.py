@@ -155,6 +155,31 @@ def test_every_change_reaches_a_flaky_webhook_exactly_once_and_the_cursor_ends_a
     assert (again.changes_read, receiver.requests) == (0, 0)
 
 
+def test_consent_or_attributes_changed_without_a_membership_change_are_reconciled(
+    warehouses: dict[str, Path], tmp_path: Path,
+) -> None:
+    """Activation rows change without a change-feed row when a member withdraws consent or gets a new
+    email: the sync's reconcile step deletes and updates them at the destination."""
+    target = _copy(warehouses, "run2", tmp_path)
+    with Receiver() as receiver:
+        config = _config(tmp_path, _webhook(receiver.url))
+        run_sync(target, config)
+        withdrawn, renamed = _query(target, "select activation_id from activation.activation_email "
+                                            "order by activation_id limit 2")
+        with duckdb.connect(str(target.duckdb_path)) as connection:  # as the next build would publish them
+            connection.execute("delete from activation.activation_email where activation_id = ?", withdrawn)
+            connection.execute("update activation.activation_email set email = 'new@example.com', row_hash = 'new' "
+                               "where activation_id = ?", renamed)
+        requests = receiver.requests
+        [report] = run_sync(target, config)
+        assert (report.reconciled, report.upserts, report.deletes) == (2, 1, 1)
+        assert receiver.requests == requests + 1
+        assert receiver.state() == _published(target)
+        assert "new@example.com" in {attributes["email"] for attributes in receiver.state().values()}
+        [again] = run_sync(target, config)
+        assert again.changes_read == 0
+
+
 @pytest.mark.parametrize(("status", "failing_requests", "max_attempts"), [(500, 4, 2), (400, 1, 3)])
 def test_a_batch_that_exhausts_its_attempts_is_dead_lettered_and_the_cursor_moves_past_it(
     warehouses: dict[str, Path], tmp_path: Path, status: int, failing_requests: int, max_attempts: int,
