@@ -409,6 +409,61 @@ def quality_command(target_name: str | None) -> None:
         sys.exit(1)
 
 
+@main.command("sync")
+@click.option("--destination", "destination_names", multiple=True,
+              help="Only this destination (repeatable; runs it even when disabled). Default: every enabled one.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Destinations file (default: $SEGMENTATION_DESTINATIONS or orchestration/destinations.yml).")
+@target_option
+def sync_command(destination_names: tuple[str, ...], config_path: Path | None, target_name: str | None) -> None:
+    """Deliver segment membership changes to webhooks, files and SQL tables, each from its cursor.
+
+    Exits 1 when the consent guard has not passed, the destinations file is invalid or a destination
+    failed; 2 when everything ran but some batches went to sync.dead_letters.
+    """
+    from orchestration.sync import ConfigError, SyncRefused, SyncReport, run_sync
+
+    target = resolve_target(target_name)
+    try:
+        with _progress() as progress:
+            reports = run_sync(target, config_path, list(destination_names) or None, _callback(progress, "sync"))
+    except ConfigError as error:
+        _fail(f"nothing was synced: the destinations file is invalid.\n{error}")
+    except SyncRefused as error:
+        _fail(str(error))
+    table = Table(title=f"sync on {target.name}")
+    table.add_column("measure")
+    for r in reports:
+        table.add_column(r.destination, justify="right")
+    colours = {"ok": "green", "dead_lettered": "yellow", "failed": "red"}
+    measures: list[tuple[str, Callable[[SyncReport], str]]] = [
+        ("type", lambda r: r.destination_type),
+        ("status", lambda r: f"[{colours[r.status]}]{r.status}[/]"),
+        ("changes read", lambda r: f"{r.changes_read:,} of {r.pending:,}"),
+        ("delivered (upsert / delete)", lambda r: f"{r.delivered:,} ({r.upserts:,} / {r.deletes:,})"),
+        ("of which reconcile (consent, attributes)", lambda r: f"{r.reconciled:,}"),
+        ("batches", lambda r: f"{r.batches:,}"),
+        ("retried requests", lambda r: f"{r.retries:,}"),
+        ("dead-lettered", lambda r: f"{r.dead_lettered:,}"),
+        ("cursor before", lambda r: str(r.cursor_before or "-")),
+        ("cursor after", lambda r: str(r.cursor_after or "-")),
+        ("seconds", lambda r: f"{r.seconds:.1f}"),
+    ]
+    for label, cell in measures:
+        table.add_row(label, *[cell(r) for r in reports])
+    console.print(table)
+    for r in reports:
+        if r.error:
+            console.print(f"[red]{r.destination}[/]: {r.error}")
+    if not reports:
+        console.print("no destination is enabled; name one with --destination")
+    if any(r.status == "failed" for r in reports):
+        sys.exit(1)
+    if any(r.status == "dead_lettered" for r in reports):
+        console.print("[yellow]some batches went to sync.dead_letters (see docs/sync.md)[/]")
+        sys.exit(2)
+
+
 @main.command("segments")
 @click.option("--write", is_flag=True, help="Regenerate segment_memberships' list of segment models.")
 def segments_command(write: bool) -> None:
