@@ -1,5 +1,7 @@
-"""PostgreSQL target on the project's own server: least-privilege roles see exactly what dbt grants them,
-and BI and reverse-ETL reads keep working while a run rebuilds the warehouse."""
+"""PostgreSQL target on the project's own server: least-privilege roles see exactly what dbt grants them;
+the sync delivers from it into another PostgreSQL database; BI and reverse-ETL reads keep working while
+a run rebuilds the warehouse; the sync refuses the new build until its consent guard passed.
+The tests share one warehouse and run in file order (the rebuild changes it)."""
 
 from __future__ import annotations
 
@@ -15,12 +17,15 @@ from datetime import date
 
 import psycopg2
 import pytest
+import yaml
 from psycopg2 import errors
 
 from orchestration.dbt_runner import dbt_env
 from orchestration.loader import load_folder
 from orchestration.quality.runner import run_quality
 from orchestration.sample_data import generate
+from orchestration.sync import SyncRefused, run_sync
+from orchestration.warehouse import Target, connect
 from tests.python.helpers import DBT, PROJECT_ROOT, run_dbt, split_into_batches
 
 AS_OF = ("2026-09-01", "2026-11-01")
@@ -123,6 +128,39 @@ def test_reverse_etl_reads_published_activation_only(warehouse: dict) -> None:
                 assert not readable, f"reverse_etl read {schema}.{table}"
 
 
+def _crm_members(crm: Target) -> dict[tuple[str, str], tuple]:
+    with connect(crm) as database:
+        rows = database.query("select segment_name, profile_id, email, first_name, last_name, country_code "
+                              "from marketing.segment_members")
+    return {(row[0], row[1]): tuple(row[2:]) for row in rows}
+
+
+def _published_email(warehouse: dict) -> dict[tuple[str, str], tuple]:
+    with _connect(warehouse, "reverse_etl") as reader, reader.cursor() as cursor:
+        cursor.execute("select segment_name, profile_id, email, first_name, last_name, country_code "
+                       "from activation_published.activation_email")
+        return {(row[0], row[1]): tuple(row[2:]) for row in cursor.fetchall()}
+
+
+def test_the_sync_runs_from_a_postgres_warehouse_into_a_crm_postgres_table(
+    warehouse: dict, pg_server, tmp_path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The built-in sync on the PostgreSQL target, upserting into another PostgreSQL database: the table
+    ends equal to the published rows, and a second sync finds nothing to send."""
+    crm = pg_server.database("crm")
+    pg = crm.postgres
+    monkeypatch.setenv("TEST_CRM_URL", f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.dbname}")
+    config = tmp_path / "destinations.yml"
+    config.write_text(yaml.safe_dump({"destinations": [{
+        "name": "crm_table", "type": "sql", "channel": "email", "batch_size": 50,
+        "connection_env": "TEST_CRM_URL", "table": "marketing.segment_members"}]}))
+    [first] = run_sync(warehouse["target"], config)
+    assert first.status == "ok" and first.delivered > 0
+    assert _crm_members(crm) == _published_email(warehouse) != {}
+    [second] = run_sync(warehouse["target"], config)
+    assert second.status == "ok" and second.changes_read == 0 and second.cursor_after == first.cursor_after
+
+
 def test_readers_see_the_old_or_the_new_tables_while_a_run_rebuilds_them(warehouse: dict) -> None:
     """Readers query in a loop through a whole dbt build of new data: no error, no empty or half-built
     table; every count they see is the count before the run or after it."""
@@ -178,3 +216,16 @@ def _owner_count(warehouse: dict, sql: str) -> int:
     with _connect(warehouse) as owner, owner.cursor() as cursor:
         cursor.execute(sql)
         return cursor.fetchone()[0]
+
+
+def test_the_sync_refuses_a_build_the_consent_guard_has_not_checked(warehouse: dict, tmp_path) -> None:
+    """After the rebuild above, the new build has not been checked: the sync refuses it on PostgreSQL too."""
+    config = tmp_path / "destinations.yml"
+    config.write_text(yaml.safe_dump({"destinations": [{
+        "name": "files", "type": "file", "channel": "email", "folder": str(tmp_path / "out"), "format": "jsonl"}]}))
+    with pytest.raises(SyncRefused, match="sync refused"):
+        run_sync(warehouse["target"], config)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.jsonl"))
+    assert run_quality(warehouse["target"], docs_dir=warehouse["work"] / "docs").critical_passed
+    [report] = run_sync(warehouse["target"], config)
+    assert report.status == "ok" and report.delivered > 0
