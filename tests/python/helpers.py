@@ -6,13 +6,15 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from orchestration.dbt_runner import dbt_env
-from orchestration.warehouse import PostgresParams, Target
+from orchestration.warehouse import PostgresParams, Target, connect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -101,3 +103,18 @@ class PostgresServer:
             host=c["SEGMENTATION_PG_HOST"], port=int(c["SEGMENTATION_PG_PORT"]),
             user=user or c["SEGMENTATION_PG_USER"], password=password or c["SEGMENTATION_PG_PASSWORD"],
             dbname=dbname))
+
+
+Query = Callable[..., list[tuple]]
+
+
+@contextmanager
+def open_query(target: Target) -> Iterator[Query]:
+    """`query(sql, params=())` on one connection to `target`; `?` marks parameters on every engine."""
+    with connect(target) as warehouse:
+        def query(sql: str, params: Sequence = ()) -> list[tuple]:
+            if params and warehouse.placeholder != "?":
+                sql = sql.replace("%", "%%").replace("?", warehouse.placeholder)
+            return warehouse.query(sql, params)
+
+        yield query
