@@ -8,6 +8,8 @@ from dagster._core.events.log import EventLogEntry
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
+from orchestration.dagster_defs.run import describe_error
+
 # Step (op) -> the stage name the demo's timings use.
 STAGES = {
     "load_raw": "load",
@@ -61,10 +63,10 @@ class RunProgress:
             elif kind == DagsterEventType.STEP_UP_FOR_RETRY:
                 data = event.event_specific_data
                 self.console.print(f"[yellow]{step} failed with a transient error; retrying in "
-                                   f"{data.seconds_to_wait or 0:.0f} s[/]: {data.error.message.strip()[:300]}")
+                                   f"{data.seconds_to_wait or 0:.0f} s[/]: {describe_error(data.error)[:300]}")
             else:
                 data = event.event_specific_data
-                message = data.error.message.strip() if data and data.error else event.message or ""
+                message = describe_error(data.error) if data and data.error else event.message or ""
                 self.failures.append((step, message[:2000]))
                 self.progress.update(self.tasks[step], item="[red]failed[/]")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, ExecuteInProcessResult
 from dagster._core.events.log import EventLogEntry
+from dagster._utils.error import SerializableErrorInfo
 
 from orchestration.dbt_runner import PROJECT_ROOT
 
@@ -47,3 +48,12 @@ def run_job(
     config = {**JOB_CONFIG.get(job_name, {}), **(run_config or {}), **QUIET_LOGS}
     return job.execute_in_process(run_config=config, instance=dagster_instance, run_id=run_id,
                                   raise_on_error=False)
+
+
+def describe_error(error: SerializableErrorInfo | None) -> str:
+    """A step error with what it was raised from ("Error occurred while executing op ...: RuntimeError: ...")."""
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    return ": ".join(messages)

@@ -20,6 +20,7 @@ from dagster import (
 
 from orchestration.dagster_defs.jobs import INCREMENTAL_CONFIG, hourly_incremental_build
 from orchestration.dagster_defs.resources import landing_dir
+from orchestration.dagster_defs.run import describe_error
 from orchestration.loader import discover_files
 
 WEBHOOK_VARIABLE = "SEGMENTATION_ALERT_WEBHOOK_URL"
@@ -68,8 +69,8 @@ def landing_folder_sensor(context: SensorEvaluationContext):
 def alert_payload(context: RunFailureSensorContext) -> dict:
     run = context.dagster_run
     steps = [
-        {"step": event.step_key, "error": event.event_specific_data.error.message.strip()
-         if event.event_specific_data and event.event_specific_data.error else None}
+        {"step": event.step_key,
+         "error": describe_error(event.event_specific_data.error) if event.event_specific_data else None}
         for event in context.get_step_failure_events()
     ]
     return {
