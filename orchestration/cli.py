@@ -384,7 +384,7 @@ def _run_job(job_name: str, target: Target, landing: Path | None) -> tuple[bool,
     """Run `job_name` in process against `target`, loading from `landing`; print progress and the quality
     results. Returns (run succeeded, seconds per stage, consent guard passed)."""
     from orchestration.dagster_defs import run as dagster_run
-    from orchestration.dagster_defs.project import prepare
+    from orchestration.dagster_defs.project import prepare_if_stale
     from orchestration.dagster_defs.resources import LANDING_DIR_VARIABLE
 
     os.environ.update(dbt_env(target))  # the definitions and their resources resolve the target from here
@@ -393,7 +393,7 @@ def _run_job(job_name: str, target: Target, landing: Path | None) -> tuple[bool,
     # dbt's chatter (dagster-dbt echoes it to stdout; dbt also writes dbt.log in its target folder) and
     # Dagster's own INFO lines stay out of the terminal: the bars below show progress, failures are printed.
     logging.getLogger("dagster").propagate = False
-    prepare()  # dbt parse: the manifest must describe the models as they are now
+    prepare_if_stale()  # dbt parse when a project file changed: the manifest must describe the models as they are
     from orchestration.dagster_defs import defs
 
     instance = dagster_run.instance()

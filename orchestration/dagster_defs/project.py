@@ -44,8 +44,34 @@ def prepare() -> None:
     dbt_resource().cli(["parse", "--quiet", "--target", target], target_path=dbt_project.target_path).wait()
 
 
-def prepare_if_dev() -> None:
-    """What `DbtProject.prepare_if_dev()` does (parse under `dagster dev`), with the segment block
-    regenerated first; also parses when there is no manifest yet, so a fresh clone loads."""
-    if using_dagster_dev() or not dbt_project.manifest_path.exists():
+# What `dbt parse` reads: when none of it changed since the manifest was written, the manifest is current.
+PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml",
+                  "models", "macros", "seeds", "snapshots", "analyses", "tests/dbt")
+
+
+def manifest_is_current() -> bool:
+    """The manifest exists, the segment block is current and no project file is newer than the manifest."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists() or not segment_models.is_current():
+        return False
+    written = manifest.stat().st_mtime
+    for name in PROJECT_INPUTS:
+        path = dbt_project.project_dir / name
+        files = [path] if path.is_file() else path.rglob("*") if path.is_dir() else []
+        if any(file.stat().st_mtime > written for file in files):
+            return False
+    return True
+
+
+def prepare_if_stale() -> None:
+    if not manifest_is_current():
         prepare()
+
+
+def prepare_if_dev() -> None:
+    """What `DbtProject.prepare_if_dev()` does, parse under `dagster dev`, but only when a project file
+    changed (every step of a `dagster dev` run loads the definitions again: a parse each would cost
+    10-20 s per step), and with the segment block regenerated first. Also parses when there is no
+    manifest yet, so a fresh clone loads."""
+    if using_dagster_dev() or not dbt_project.manifest_path.exists():
+        prepare_if_stale()
