@@ -396,3 +396,16 @@ def test_a_step_waits_while_another_run_holds_the_warehouse_pool(
         worker.join(timeout=300)
     assert results and results[0].success
     instance.dispose()
+
+
+def test_an_empty_landing_folder_loads_nothing_and_does_not_fail(
+    run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "empty.duckdb"
+    shutil.copy(run["database"], database)
+    (tmp_path / "landing").mkdir()
+    _point_at(monkeypatch, database, tmp_path / "landing", tmp_path / "docs")
+    result = materialize([load_raw], resources=defs.resources, instance=DagsterInstance.ephemeral())
+    tracks = next(e for e in result.get_asset_materialization_events() if e.asset_key == raw_asset_key("tracks"))
+    assert tracks.materialization.metadata["rows_loaded"].value == 0
+    assert tracks.materialization.metadata["dagster/row_count"].value > 0  # what earlier loads left
