@@ -28,6 +28,7 @@ class RunProgress:
         self.progress = progress
         self.console = console
         self.tasks: dict[str, TaskID] = {}
+        self.done: dict[str, int] = {}
         self.started: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
         self.failures: list[tuple[str, str]] = []
@@ -47,10 +48,10 @@ class RunProgress:
             if step not in self.tasks:
                 self.tasks[step] = self.progress.add_task(STAGES.get(step, step), total=self.totals.get(step), item="")
         elif kind == DagsterEventType.ASSET_MATERIALIZATION and step in self.tasks:
-            self.progress.update(self.tasks[step], advance=1, item=event.asset_key.to_user_string())
+            self._advance(step, event.asset_key.to_user_string())
         elif kind == DagsterEventType.ASSET_CHECK_EVALUATION and step in self.tasks:
             evaluation = event.event_specific_data
-            self.progress.update(self.tasks[step], advance=1, item=evaluation.check_name)
+            self._advance(step, evaluation.check_name)
             if not evaluation.passed:
                 label = "[red]check failed[/]" if evaluation.severity.value == "ERROR" else "[yellow]check warned[/]"
                 self.console.print(f"{label} {evaluation.asset_key.to_user_string()}: {evaluation.check_name}")
@@ -58,9 +59,10 @@ class RunProgress:
                       DagsterEventType.STEP_UP_FOR_RETRY):
             self.seconds[step] = self.seconds.get(step, 0.0) + entry.timestamp - self.started.get(step, entry.timestamp)
             if kind == DagsterEventType.STEP_SUCCESS:
-                total = self.progress.tasks[self.tasks[step]].completed if step in self.tasks else 0
-                self.progress.update(self.tasks[step], total=total, item="done")
+                if step in self.tasks:
+                    self.progress.update(self.tasks[step], total=self.done.get(step, 0), item="done")
             elif kind == DagsterEventType.STEP_UP_FOR_RETRY:
+                self.done[step] = 0  # the retry starts the step over
                 data = event.event_specific_data
                 self.console.print(f"[yellow]{step} failed with a transient error; retrying in "
                                    f"{data.seconds_to_wait or 0:.0f} s[/]: {describe_error(data.error)[:300]}")
@@ -68,7 +70,12 @@ class RunProgress:
                 data = event.event_specific_data
                 message = describe_error(data.error) if data and data.error else event.message or ""
                 self.failures.append((step, message[:2000]))
-                self.progress.update(self.tasks[step], item="[red]failed[/]")
+                if step in self.tasks:
+                    self.progress.update(self.tasks[step], item="[red]failed[/]")
+
+    def _advance(self, step: str, item: str) -> None:
+        self.done[step] = self.done.get(step, 0) + 1
+        self.progress.update(self.tasks[step], completed=self.done[step], item=item)
 
     def timings(self) -> list[tuple[str, float]]:
         return [(STAGES.get(step, step), seconds) for step, seconds in self.seconds.items()]

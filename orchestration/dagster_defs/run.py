@@ -14,8 +14,8 @@ from orchestration.dbt_runner import PROJECT_ROOT
 
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster"
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
-# In-process runs print their own progress: Dagster's console log only shows errors.
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# In-process runs print their own progress and failures (the CLI): Dagster's console log stays quiet.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def instance() -> DagsterInstance:
@@ -52,8 +52,11 @@ def run_job(
 
 def describe_error(error: SerializableErrorInfo | None) -> str:
     """A step error with what it was raised from ("Error occurred while executing op ...: RuntimeError: ...")."""
-    messages = []
+    messages: list[str] = []
     while error is not None:
-        messages.append(error.message.strip())
+        message = error.message.strip()
+        _, _, text = message.partition(": ")
+        if not any((text or message) in seen for seen in messages):  # a Failure often repeats its cause
+            messages.append(message)
         error = error.cause
     return ": ".join(messages)
