@@ -37,12 +37,16 @@ from dagster import (
 )
 
 from orchestration.contract import TABLES
-from orchestration.dagster_defs.project import prepare
+from orchestration.dagster_defs.project import dbt_project, prepare
 
 prepare()  # regenerate the segment block and parse: the definitions below read the manifest
 
 from orchestration.dagster_defs import defs  # noqa: E402
-from orchestration.dagster_defs.assets.dbt import published_activation, segmentation_dbt  # noqa: E402
+from orchestration.dagster_defs.assets.dbt import (  # noqa: E402
+    KEEP_TARGET_FOLDERS,
+    published_activation,
+    segmentation_dbt,
+)
 from orchestration.dagster_defs.assets.raw import WAREHOUSE_POOL, load_raw, raw_asset_key  # noqa: E402
 from orchestration.dagster_defs.checks import SPECS, quality_suites  # noqa: E402
 from orchestration.dagster_defs.jobs import (  # noqa: E402
@@ -120,6 +124,9 @@ def test_the_whole_asset_graph_materializes(run: dict) -> None:
             "select (select count(*) from activation_published.activation_email), "
             "(select count(*) from activation.activation_email)").fetchone()
     assert published == built  # the guard passed: the build is published
+    target = dbt_project.project_dir / dbt_project.target_path
+    for step in ("segmentation_dbt", "published_activation"):  # old invocation folders are pruned
+        assert 1 <= len([path for path in target.glob(f"{step}-*") if path.is_dir()]) <= KEEP_TARGET_FOLDERS
 
 
 def test_the_raw_load_reports_files_rows_and_quarantine(run: dict) -> None:

@@ -6,6 +6,7 @@ blocking check on the activation tables, see checks.py) runs between them, so a 
 publication and everything downstream of it (the reverse-ETL syncs).
 """
 
+import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +20,9 @@ from orchestration.dagster_defs.retries import WAREHOUSE_RETRY_POLICY, retry_onl
 from orchestration.warehouse import Target, connect
 
 PUBLISHED = "path:models/activation/published"
+# dagster-dbt gives every dbt invocation its own target folder (<step>-<run>-<id>/, about 20 MB with the
+# manifest): keep the newest few per step for debugging, or hourly runs fill the disk.
+KEEP_TARGET_FOLDERS = 5
 
 
 class SegmentationTranslator(DagsterDbtTranslator):
@@ -52,6 +56,7 @@ def _build(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, full_refresh: bool
 ) -> Iterator[Any]:
     target = warehouse.export_dbt_env()
+    _prune_target_folders(context.op_execution_context.op.name, keep=KEEP_TARGET_FOLDERS - 1)
     args = ["build", "--target", target.name]
     if full_refresh:
         args.append("--full-refresh")
@@ -90,6 +95,15 @@ def segmentation_dbt(
 def published_activation(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """The `activation_published` views external tools read; built only after the consent guard passed."""
     yield from _build(context, dbt, warehouse, full_refresh=False)
+
+
+def _prune_target_folders(step: str, keep: int) -> None:
+    """Delete all but the `keep` newest target folders dbt invocations of `step` left."""
+    root = dbt_project.project_dir / dbt_project.target_path
+    folders = sorted((path for path in root.glob(f"{step}-*") if path.is_dir()),
+                     key=lambda path: path.stat().st_mtime, reverse=True)
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _reconciliation(target: Target) -> Iterator[AssetObservation]:
