@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -23,6 +24,9 @@ from orchestration.loader import LoadError, LoadReport, load_folder
 from orchestration.run_progress import RunProgress
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target, connect, resolve_target
+
+if TYPE_CHECKING:
+    from orchestration.quality.runner import ExpectationOutcome
 
 console = Console(stderr=True)
 DEFAULT_SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
@@ -325,7 +329,8 @@ def _quarantine_model(source_name: str, table_name: str) -> str:
 )
 @target_option
 def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name: str | None) -> None:
-    """The main job end to end: generate sample data, load it, dbt build, print a summary."""
+    """The main job end to end: generate sample data, then the Dagster job nightly_full_build in process
+    (load, dbt build, quality suites, publish), then a summary."""
     target = resolve_target(target_name)
     _check_rules()
     timings: list[tuple[str, float]] = []
@@ -457,7 +462,7 @@ def _run_quality(target: Target) -> bool:
     return _print_quality(report.run_id, report.outcomes, report.docs_index)
 
 
-def _print_quality(run_id: str, outcomes: list, docs_index: Path) -> bool:
+def _print_quality(run_id: str, outcomes: list[ExpectationOutcome], docs_index: Path) -> bool:
     """Print a quality run's table and failures; False when a critical suite failed."""
     table = Table(title=f"quality suites (Great Expectations), run {run_id[:8]}")
     for column in ("suite", "severity", "expectations", "failed"):
