@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make demo   set up, then run the main job end to end on DuckDB with sample data
 #   make test   set up, then run every test
+# and `make dagster` starts the Dagster UI on the same warehouse and run history (http://127.0.0.1:3000).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint format docs-contract clean pg-up pg-down
+.PHONY: install demo dagster test lint format docs-contract clean pg-up pg-down
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version'
@@ -22,6 +23,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/segmentation demo $(DEMO_ARGS)
+
+dagster: $(STAMP)
+	@test -f .dagster/dagster.yaml || { mkdir -p .dagster && cp orchestration/dagster_defs/dagster.yaml .dagster/; }
+	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -45,4 +50,4 @@ pg-down:
 	scripts/postgres.sh down
 
 clean:
-	rm -rf target logs warehouse data .pytest_cache
+	rm -rf target logs warehouse data .pytest_cache .dagster

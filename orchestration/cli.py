@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -15,13 +19,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from orchestration import contract_docs, identity_rules, segment_models
-from orchestration.dbt_runner import PROJECT_ROOT, DbtFailure, run_dbt, salt_file
+from orchestration.dbt_runner import PROJECT_ROOT, DbtFailure, dbt_env, run_dbt, salt_file
 from orchestration.loader import LoadError, LoadReport, load_folder
+from orchestration.run_progress import RunProgress
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target, connect, resolve_target
 
+if TYPE_CHECKING:
+    from orchestration.quality.runner import ExpectationOutcome
+
 console = Console(stderr=True)
 DEFAULT_SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+# The Dagster job `segmentation demo` and `segmentation run` execute in process (orchestration/dagster_defs).
+DEMO_JOB = "nightly_full_build"
+BUILD_JOBS = ["nightly_full_build", "hourly_incremental_build"]
 
 target_option = click.option(
     "--target",
@@ -318,7 +329,8 @@ def _quarantine_model(source_name: str, table_name: str) -> str:
 )
 @target_option
 def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name: str | None) -> None:
-    """The main job end to end: generate sample data, load it, dbt build, print a summary."""
+    """The main job end to end: generate sample data, then the Dagster job nightly_full_build in process
+    (load, dbt build, quality suites, publish), then a summary."""
     target = resolve_target(target_name)
     _check_rules()
     timings: list[tuple[str, float]] = []
@@ -334,30 +346,77 @@ def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name
             salt.unlink()  # a new warehouse gets a new erasure salt
 
     started = time.perf_counter()
-    console.print(f"[bold]1/4 generate[/] {people:,} people (seed {seed})")
+    console.print(f"[bold]1/2 generate[/] {people:,} people (seed {seed}) into {out_dir}")
     _generate(people, seed, out_dir, None, 365, "parquet")
     timings.append(("generate", time.perf_counter() - started))
 
-    started = time.perf_counter()
-    console.print(f"[bold]2/4 load[/] {out_dir} into raw")
-    _load(out_dir, target)
-    timings.append(("load", time.perf_counter() - started))
-
-    started = time.perf_counter()
-    console.print("[bold]3/4 dbt build[/] seeds, models, tests")
-    try:
-        outcome = run_dbt(["build"], target, console=console, description="dbt build")
-    except DbtFailure as error:
-        _fail(str(error))
-    timings.append(("dbt build", time.perf_counter() - started))
-    _print_dbt_outcome(outcome.counts, outcome.warnings, outcome.elapsed_seconds)
-
-    started = time.perf_counter()
-    console.print("[bold]4/4 quality[/] Great Expectations suites and the consent guard")
-    quality_passed = _run_quality(target)
-    timings.append(("quality", time.perf_counter() - started))
+    console.print(f"[bold]2/2 {DEMO_JOB}[/] (Dagster, in process): load, dbt build, quality suites, publish")
+    succeeded, run_timings, quality_passed = _run_job(DEMO_JOB, target, out_dir)
+    timings += run_timings
 
     reconciled = _print_summary(target)
+    _print_timings(timings)
+    where = target.duckdb_path if target.kind == "duckdb" else target.name
+    console.print(
+        f"[bold green]done[/]: warehouse at {where}; every raw row reconciled: {reconciled}; "
+        f"consent guard passed: {quality_passed}"
+    )
+    if not (succeeded and reconciled and quality_passed):
+        sys.exit(1)
+
+
+@main.command("run")
+@click.option("--job", "job_name", type=click.Choice(BUILD_JOBS), default=DEMO_JOB, show_default=True)
+@click.option("--landing", "landing", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of new raw files (default: $SEGMENTATION_LANDING_DIR or data/landing).")
+@target_option
+def run_command(job_name: str, landing: Path | None, target_name: str | None) -> None:
+    """Run a Dagster job in process, without the UI: load, dbt build, quality suites, publish."""
+    target = resolve_target(target_name)
+    console.rule(f"[bold]{job_name}[/] on target {target.name}")
+    succeeded, timings, quality_passed = _run_job(job_name, target, landing)
+    reconciled = _print_summary(target)
+    _print_timings(timings)
+    console.print(
+        f"[bold green]done[/]: run {'succeeded' if succeeded else 'FAILED'}; every raw row reconciled: "
+        f"{reconciled}; consent guard passed: {quality_passed}"
+    )
+    if not (succeeded and reconciled and quality_passed):
+        sys.exit(1)
+
+
+def _run_job(job_name: str, target: Target, landing: Path | None) -> tuple[bool, list[tuple[str, float]], bool]:
+    """Run `job_name` in process against `target`, loading from `landing`; print progress and the quality
+    results. Returns (run succeeded, seconds per stage, consent guard passed)."""
+    from orchestration.dagster_defs import run as dagster_run
+    from orchestration.dagster_defs.project import prepare_if_stale
+    from orchestration.dagster_defs.resources import LANDING_DIR_VARIABLE
+
+    os.environ.update(dbt_env(target))  # the definitions and their resources resolve the target from here
+    if landing is not None:
+        os.environ[LANDING_DIR_VARIABLE] = str(landing.resolve())
+    # dbt's chatter (dagster-dbt echoes it to stdout; dbt also writes dbt.log in its target folder) and
+    # Dagster's own INFO lines stay out of the terminal: the bars below show progress, failures are printed.
+    logging.getLogger("dagster").propagate = False
+    prepare_if_stale()  # dbt parse when a project file changed: the manifest must describe the models as they are
+    from orchestration.dagster_defs import defs
+
+    instance = dagster_run.instance()
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[item]}"),
+        TimeElapsedColumn(), console=console,
+    ) as progress:
+        listener = RunProgress(progress, defs, console)
+        result = dagster_run.run_job(job_name, instance, on_event=listener)
+    console.print(f"run {result.run_id} {'succeeded' if result.success else '[red]failed[/]'} "
+                  f"(recorded in {os.environ['DAGSTER_HOME']}; `dagster dev` shows it)")
+    for step, message in listener.failures:
+        console.print(f"[red]failed step {step}[/]: {message}")
+    quality_passed = _print_quality_results(target, result.run_id)
+    return result.success, listener.timings(), quality_passed
+
+
+def _print_timings(timings: list[tuple[str, float]]) -> None:
     timing_table = Table(title="timings")
     timing_table.add_column("stage")
     timing_table.add_column("seconds", justify="right")
@@ -365,13 +424,34 @@ def demo_command(people: int, seed: int, out_dir: Path, reset: bool, target_name
         timing_table.add_row(stage, f"{seconds:.1f}")
     timing_table.add_row("total", f"{sum(s for _, s in timings):.1f}")
     console.print(timing_table)
-    where = target.duckdb_path if target.kind == "duckdb" else target.name
-    console.print(
-        f"[bold green]done[/]: warehouse at {where}; every raw row reconciled: {reconciled}; "
-        f"consent guard passed: {quality_passed}"
-    )
-    if not (reconciled and quality_passed):
-        sys.exit(1)
+
+
+def _print_quality_results(target: Target, run_id: str) -> bool:
+    """The quality table of a Dagster run (its suites recorded the run id); False when a critical suite
+    failed or did not run."""
+    from orchestration.quality.runner import DEFAULT_DOCS_DIR, RESULTS_TABLE, ExpectationOutcome
+    from orchestration.quality.suites import SUITES
+
+    with connect(target) as warehouse:
+        if not _has_table(warehouse, "quality", "validation_results"):
+            rows = []
+        else:
+            rows = warehouse.query(
+                "select suite_name, severity, dataset_name, expectation_type, column_name, success, element_count, "
+                f"unexpected_count, unexpected_keys from {RESULTS_TABLE} where run_id = {warehouse.placeholder}",
+                [run_id])
+    if not rows:
+        console.print("[red]the quality suites did not run[/]")
+        return False
+    outcomes = [
+        ExpectationOutcome(suite=r[0], severity=r[1], dataset=r[2], expectation=r[3], column=r[4], success=bool(r[5]),
+                           element_count=r[6], unexpected_count=r[7], unexpected_keys=r[8].split(",") if r[8] else [])
+        for r in rows
+    ]
+    order = [suite.name for suite in SUITES]
+    outcomes.sort(key=lambda o: order.index(o.suite) if o.suite in order else len(order))
+    docs = Path(os.environ.get("SEGMENTATION_DATA_DOCS_DIR", DEFAULT_DOCS_DIR)) / "index.html"
+    return _print_quality(run_id, outcomes, docs)
 
 
 def _run_quality(target: Target) -> bool:
@@ -379,26 +459,32 @@ def _run_quality(target: Target) -> bool:
     from orchestration.quality.runner import run_quality
 
     report = run_quality(target)
-    table = Table(title=f"quality suites (Great Expectations), run {report.run_id[:8]}")
+    return _print_quality(report.run_id, report.outcomes, report.docs_index)
+
+
+def _print_quality(run_id: str, outcomes: list[ExpectationOutcome], docs_index: Path) -> bool:
+    """Print a quality run's table and failures; False when a critical suite failed."""
+    table = Table(title=f"quality suites (Great Expectations), run {run_id[:8]}")
     for column in ("suite", "severity", "expectations", "failed"):
         table.add_column(column, justify="right" if column in ("expectations", "failed") else "left")
-    for suite in dict.fromkeys(o.suite for o in report.outcomes):
-        outcomes = [o for o in report.outcomes if o.suite == suite]
-        failed = [o for o in outcomes if not o.success]
-        table.add_row(suite, outcomes[0].severity, str(len(outcomes)),
+    for suite in dict.fromkeys(o.suite for o in outcomes):
+        suite_outcomes = [o for o in outcomes if o.suite == suite]
+        failed = [o for o in suite_outcomes if not o.success]
+        table.add_row(suite, suite_outcomes[0].severity, str(len(suite_outcomes)),
                       f"[red]{len(failed)}[/]" if failed else "[green]0[/]")
     console.print(table)
-    for outcome in report.failed():
+    for outcome in (o for o in outcomes if not o.success):
         colour = "red" if outcome.severity == "critical" else "yellow"
         console.print(
             f"[{colour}]{outcome.severity}[/] {outcome.suite}/{outcome.dataset}: {outcome.expectation}"
             f"({outcome.column}) failed for {outcome.unexpected_count:,} of {outcome.element_count:,} rows; "
             f"first keys: {', '.join(outcome.unexpected_keys[:5]) or '-'}"
         )
-    console.print(f"results in quality.validation_results; Data Docs at {report.docs_index}")
-    if not report.critical_passed:
+    console.print(f"results in quality.validation_results; Data Docs at {docs_index}")
+    critical_passed = not any(not o.success and o.severity == "critical" for o in outcomes)
+    if not critical_passed:
         console.print("[bold red]a critical suite failed: activation and syncs are blocked[/]")
-    return report.critical_passed
+    return critical_passed
 
 
 @main.command("quality")

@@ -40,6 +40,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "SEGMENTATION_DUCKDB_PATH": str(work / "warehouse.duckdb"),
         "DBT_TARGET_PATH": str(work / "target"),
         "DBT_LOG_PATH": str(work / "logs"),
+        "DAGSTER_HOME": str(work / "dagster_home"),  # the demo's run history stays out of the project's .dagster
         "COLUMNS": "200",
     }
     completed = subprocess.run(
