@@ -70,13 +70,19 @@ SALTED_HASH_SQL = {
 PG_URL_VARIABLE = "SEGMENTATION_QUALITY_PG_URL"
 
 
+# DuckDB datasets above this many rows are validated in parts, so memory stays bounded at any size.
+PART_ROWS = 2_000_000
+
+
 @dataclass
 class _Batch:
-    """One dataset of a suite, ready to validate: its batch definition and the run-time parameters."""
+    """One dataset of a suite (or one part of it), ready to validate: its batch definition and the
+    run-time parameters."""
     suite: Suite
     dataset: Dataset
     definition: object
     parameters: dict
+    name: str
 
 
 def _dataset_sql(target: Target, dataset: Dataset, salt: str | None) -> str:
@@ -86,16 +92,31 @@ def _dataset_sql(target: Target, dataset: Dataset, salt: str | None) -> str:
 
 
 def _duckdb_batches(context, target: Target) -> Iterator[_Batch]:
-    """DuckDB: each dataset's query runs on DuckDB and its rows are validated as a pandas batch."""
+    """DuckDB: each dataset's query runs on DuckDB and its rows are validated as pandas batches.
+
+    A dataset of more than PART_ROWS rows is validated in parts split by a hash of its partition
+    column (the column its uniqueness expectation checks), so duplicates always meet in one part and
+    memory stays bounded; the parts' results are combined into one outcome per expectation."""
     source = context.data_sources.add_pandas("warehouse")
     salt = erasure_salt(target)
     with connect(target) as warehouse:
         for suite in SUITES:
             for dataset in suite.datasets:
                 sql = _dataset_sql(target, dataset, salt)
-                frame = warehouse.connection.execute(sql, [salt] if dataset.needs_salt else []).df()
-                asset = source.add_dataframe_asset(f"{suite.name}__{dataset.name}")
-                yield _Batch(suite, dataset, asset.add_batch_definition_whole_dataframe("all"), {"dataframe": frame})
+                params = [salt] if dataset.needs_salt else []
+                count_sql = f"select count(*) from ({sql}) as dataset_rows"
+                rows = warehouse.connection.execute(count_sql, params).fetchone()[0]
+                parts = max(1, -(-rows // PART_ROWS))
+                for part in range(parts):
+                    part_sql = sql if parts == 1 else (
+                        f"select * from ({sql}) as dataset_rows "
+                        f"where hash({dataset.partition_column}) % {parts} = {part}")
+                    frame = warehouse.connection.execute(part_sql, params).df()
+                    name = f"{suite.name}__{dataset.name}" + (f"__part{part + 1}of{parts}" if parts > 1 else "")
+                    asset = source.add_dataframe_asset(name)
+                    yield _Batch(suite, dataset, asset.add_batch_definition_whole_dataframe("all"),
+                                 {"dataframe": frame}, name)
+                    del frame
 
 
 def _postgres_batches(context, target: Target) -> Iterator[_Batch]:
@@ -113,8 +134,9 @@ def _postgres_batches(context, target: Target) -> Iterator[_Batch]:
         for dataset in suite.datasets:
             # A query asset must start with SELECT; the datasets may start with a WITH clause.
             query = f"select * from (\n{_dataset_sql(target, dataset, salt)}\n) as dataset_rows"
-            asset = source.add_query_asset(f"{suite.name}__{dataset.name}", query=query)
-            yield _Batch(suite, dataset, asset.add_batch_definition_whole_table("all"), {})
+            name = f"{suite.name}__{dataset.name}"
+            asset = source.add_query_asset(name, query=query)
+            yield _Batch(suite, dataset, asset.add_batch_definition_whole_table("all"), {}, name)
 
 
 def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None = None) -> QualityReport:
@@ -136,13 +158,13 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
     outcomes: list[ExpectationOutcome] = []
     for batch in batches(context, target):
         suite, dataset = batch.suite, batch.dataset
-        dataset_suite = context.suites.add(gx.ExpectationSuite(name=f"{suite.name}__{dataset.name}"))
+        dataset_suite = context.suites.add(gx.ExpectationSuite(name=batch.name))
         for expectation in dataset.expectations:
             dataset_suite.add_expectation(expectation.copy())
         definition = context.validation_definitions.add(gx.ValidationDefinition(
-            name=f"{suite.name}__{dataset.name}", data=batch.definition, suite=dataset_suite))
+            name=batch.name, data=batch.definition, suite=dataset_suite))
         checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=f"{suite.name}__{dataset.name}",
+            name=batch.name,
             validation_definitions=[definition],
             actions=[UpdateDataDocsAction(name="data_docs")],
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [dataset.key]},
@@ -165,11 +187,42 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
                     unexpected_count=int(details.get("unexpected_count") or 0),
                     unexpected_keys=sorted(set(keys))[:KEYS_SHOWN],
                 ))
+    outcomes = _combine_parts(outcomes)
     _record(target, run_id, validated_at, outcomes)
     _set_gate(target, run_id, validated_at, critical_passed=not any(
         not o.success and o.severity == "critical" for o in outcomes))
     return QualityReport(run_id=run_id, validated_at=validated_at, outcomes=outcomes,
                          docs_index=docs_dir / "index.html")
+
+
+def _combine_parts(outcomes: list[ExpectationOutcome]) -> list[ExpectationOutcome]:
+    """One outcome per suite, dataset, expectation and column, summing the parts of a dataset that was
+    validated in parts. An expectation with `mostly` passes when the combined share of unexpected rows
+    is within it; any other passes when every part passed."""
+    combined: dict[tuple[str, str, str, str], ExpectationOutcome] = {}
+    mostly: dict[tuple[str, str, str, str], float] = {}
+    for suite in SUITES:
+        for dataset in suite.datasets:
+            for expectation in dataset.expectations:
+                value = getattr(expectation, "mostly", None)
+                if value is not None and value < 1:
+                    column = str(getattr(expectation, "column", "") or "")
+                    mostly[(suite.name, dataset.name, expectation.expectation_type, column)] = value
+    for outcome in outcomes:
+        key = (outcome.suite, outcome.dataset, outcome.expectation, outcome.column)
+        if key not in combined:
+            combined[key] = ExpectationOutcome(**{**outcome.__dict__, "unexpected_keys": list(outcome.unexpected_keys)})
+            continue
+        total = combined[key]
+        total.element_count += outcome.element_count
+        total.unexpected_count += outcome.unexpected_count
+        total.success = total.success and outcome.success
+        total.unexpected_keys = sorted(set(total.unexpected_keys) | set(outcome.unexpected_keys))[:KEYS_SHOWN]
+    for key, share in mostly.items():
+        if key in combined and combined[key].element_count:
+            total = combined[key]
+            total.success = total.unexpected_count <= (1 - share) * total.element_count
+    return list(combined.values())
 
 
 def _record(target: Target, run_id: str, validated_at: datetime, outcomes: list[ExpectationOutcome]) -> None:
