@@ -210,7 +210,49 @@ def _print_summary(target: Target) -> bool:
     _print_identity_summary(target)
     _print_profiles_summary(target)
     _print_segments_summary(target)
+    _print_sync_summary(target)
     return all_reconciled
+
+
+def _print_sync_summary(target: Target) -> None:
+    """What each destination's latest sync delivered (schema sync, written by `segmentation sync` and
+    the Dagster sync assets)."""
+    with connect(target) as warehouse:
+        if not _has_table(warehouse, "sync", "deliveries"):
+            return
+        rows = warehouse.query(
+            """
+            with latest as (
+                select destination_name, max(recorded_at) as recorded_at from sync.deliveries group by 1
+            ),
+            runs as (
+                select distinct deliveries.destination_name, deliveries.sync_run_id
+                from sync.deliveries inner join latest
+                    on deliveries.destination_name = latest.destination_name
+                    and deliveries.recorded_at = latest.recorded_at
+            )
+            select
+                deliveries.destination_name,
+                sum(case when deliveries.status = 'acknowledged' then deliveries.records else 0 end),
+                sum(case when deliveries.status = 'acknowledged' then deliveries.upserts else 0 end),
+                sum(case when deliveries.status = 'acknowledged' then deliveries.deletes else 0 end),
+                sum(case when deliveries.status <> 'acknowledged' then deliveries.records else 0 end),
+                max(cursors.changed_at)
+            from sync.deliveries
+            inner join runs
+                on deliveries.destination_name = runs.destination_name and deliveries.sync_run_id = runs.sync_run_id
+            left join sync.cursors on cursors.destination_name = deliveries.destination_name
+            group by 1
+            order by 1
+            """
+        )
+    table = Table(title="reverse-ETL syncs (latest run per destination)")
+    for column in ("destination", "delivered", "upserts", "deletes", "dead-lettered", "cursor at"):
+        table.add_column(column, justify="left" if column in ("destination", "cursor at") else "right")
+    for name, delivered, upserts, deletes, dead, cursor in rows:
+        table.add_row(name, f"{delivered or 0:,}", f"{upserts or 0:,}", f"{deletes or 0:,}", f"{dead or 0:,}",
+                      str(cursor or ""))
+    console.print(table)
 
 
 def _print_segments_summary(target: Target) -> None:

@@ -16,6 +16,7 @@ STAGES = {
     "segmentation_dbt": "dbt build",
     "quality_suites": "quality",
     "published_activation": "publish",
+    "reverse_etl_syncs": "sync",
     "generate_sample_files": "generate",
 }
 
