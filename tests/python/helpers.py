@@ -118,3 +118,17 @@ def open_query(target: Target) -> Iterator[Query]:
             return warehouse.query(sql, params)
 
         yield query
+
+
+def destinations_into(folder: Path, work: Path) -> Path:
+    """A copy of the shipped destinations file whose file destinations write into `folder` (tests must
+    not write into the project's sync_output/); point SEGMENTATION_DESTINATIONS at the returned path."""
+    import yaml  # only the tests that sync need it
+
+    config = yaml.safe_load((PROJECT_ROOT / "orchestration" / "destinations.yml").read_text())
+    for destination in config["destinations"]:
+        if destination["type"] == "file":
+            destination["folder"] = str(folder)
+    path = work / "destinations.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -49,6 +49,7 @@ from orchestration.dagster_defs.assets.dbt import (  # noqa: E402
 )
 from orchestration.dagster_defs.assets.raw import WAREHOUSE_POOL, load_raw, raw_asset_key  # noqa: E402
 from orchestration.dagster_defs.checks import SPECS, quality_suites  # noqa: E402
+from orchestration.dagster_defs.definitions import sync_assets  # noqa: E402
 from orchestration.dagster_defs.jobs import (  # noqa: E402
     FULL_REFRESH_CONFIG,
     INCREMENTAL_CONFIG,
@@ -67,6 +68,7 @@ from orchestration.dagster_defs.sensors import (  # noqa: E402
 )
 from orchestration.loader import LoadError, load_folder  # noqa: E402
 from orchestration.warehouse import Target, resolve_target  # noqa: E402
+from tests.python.helpers import destinations_into  # noqa: E402
 
 ACTIVATION = [AssetKey(["activation", name]) for name in ("activation_email", "activation_ads", "activation_crm")]
 PUBLISHED = sorted(published_activation.keys)
@@ -84,6 +86,8 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, database: Path, landing: Path, do
     monkeypatch.setenv("SEGMENTATION_DUCKDB_PATH", str(database))
     monkeypatch.setenv(LANDING_DIR_VARIABLE, str(landing))
     monkeypatch.setenv("SEGMENTATION_DATA_DOCS_DIR", str(docs))
+    # The sync assets write the shipped file destination into the test's folder, not sync_output/.
+    monkeypatch.setenv("SEGMENTATION_DESTINATIONS", str(destinations_into(docs.parent / "sync_output", docs.parent)))
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +119,8 @@ def test_the_whole_asset_graph_materializes(run: dict) -> None:
     assert {raw_asset_key(name) for name in TABLES} <= materialized
     assert set(PUBLISHED) <= materialized
     groups = {defs.resolve_asset_graph().get(key).group_name for key in every_asset}
-    assert groups == {"raw", "seeds", "staging", "identity", "privacy", "profiles", "segments", "activation"}
+    assert groups == {"raw", "seeds", "staging", "identity", "privacy", "profiles", "segments", "activation", "bi",
+                      "syncs"}
     with duckdb.connect(str(run["database"]), read_only=True) as connection:
         for table in ("raw.tracks", "staging.stg_segment__tracks", "identity.identity_map", "profiles.profile_traits",
                       "segments.segment_memberships", "activation.activation_email"):
@@ -123,7 +128,11 @@ def test_the_whole_asset_graph_materializes(run: dict) -> None:
         published, built = connection.execute(
             "select (select count(*) from activation_published.activation_email), "
             "(select count(*) from activation.activation_email)").fetchone()
+        held = connection.execute(
+            "select count(*) from sync.members where destination_name = 'email_audiences_file'").fetchone()[0]
     assert published == built  # the guard passed: the build is published
+    assert held == published > 0  # and the sync asset delivered it
+    assert list((run["work"] / "sync_output" / "email_audiences_file").glob("*.jsonl"))
     target = dbt_project.project_dir / dbt_project.target_path
     for step in ("segmentation_dbt", "published_activation"):  # old invocation folders are pruned
         assert 1 <= len([path for path in target.glob(f"{step}-*") if path.is_dir()]) <= KEEP_TARGET_FOLDERS
@@ -177,8 +186,8 @@ def test_a_failed_consent_guard_blocks_publication(run: dict, tmp_path: Path, mo
     guard_checks = [spec.key for spec in SPECS if spec.name == "gx_consent_guard"]
     # Only the guard and what depends on it: rebuilding activation would drop the injected row.
     result = materialize(
-        [load_raw, segmentation_dbt, quality_suites, published_activation],
-        selection=AssetSelection.assets(*PUBLISHED) | AssetSelection.checks(*guard_checks),
+        [load_raw, segmentation_dbt, quality_suites, published_activation, sync_assets],
+        selection=AssetSelection.assets(*PUBLISHED, *sync_assets.keys) | AssetSelection.checks(*guard_checks),
         resources=defs.resources,
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,
@@ -188,7 +197,8 @@ def test_a_failed_consent_guard_blocks_publication(run: dict, tmp_path: Path, mo
     failed = checks[(ACTIVATION[0], "gx_consent_guard")]
     assert not failed.passed and failed.severity == AssetCheckSeverity.ERROR
     assert "activation_email:injected-opt-out" in json.dumps(failed.metadata["failures"].value)
-    assert not result.get_asset_materialization_events()  # nothing downstream of the guard ran
+    assert not result.get_asset_materialization_events()  # nothing downstream of the guard ran: no publish, no sync
+    assert not (tmp_path / "sync_output").exists()
     with duckdb.connect(str(database), read_only=True) as connection:
         views = connection.execute(
             "select count(*) from information_schema.tables where table_schema = 'activation_published' "

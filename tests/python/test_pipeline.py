@@ -14,8 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.contract import TABLES
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.python.helpers import PROJECT_ROOT, destinations_into
 
 STAGED_MODEL = {
     "identifies": "stg_segment__identifies",
@@ -41,6 +40,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "DBT_TARGET_PATH": str(work / "target"),
         "DBT_LOG_PATH": str(work / "logs"),
         "DAGSTER_HOME": str(work / "dagster_home"),  # the demo's run history stays out of the project's .dagster
+        "SEGMENTATION_DESTINATIONS": str(destinations_into(work / "sync_output", work)),
         "COLUMNS": "200",
     }
     completed = subprocess.run(
@@ -60,6 +60,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "db": work / "warehouse.duckdb",
         "sample": work / "sample",
         "manifest_path": work / "target" / "manifest.json",
+        "sync_output": work / "sync_output",
     }
 
 
@@ -75,6 +76,20 @@ def test_demo_completes_and_reports_reconciliation(demo_run: dict) -> None:
     assert "every raw row reconciled: True" in demo_run["output"]
     assert "consent guard passed: True" in demo_run["output"]
     assert "staging reconciliation" in demo_run["output"]
+
+
+def test_the_demo_ends_with_the_reverse_etl_sync(demo_run: dict, warehouse) -> None:
+    """The main job's last step syncs the shipped file destination: every published email row is held
+    by the destination, and the JSONL files it wrote carry one record per delivered change."""
+    assert "reverse-ETL syncs" in demo_run["output"]
+    published = warehouse.execute("select count(*) from activation_published.activation_email").fetchone()[0]
+    held = warehouse.execute("select count(*) from sync.members where destination_name = 'email_audiences_file'"
+                             ).fetchone()[0]
+    delivered = warehouse.execute("select sum(records) from sync.deliveries where status = 'acknowledged'"
+                                  ).fetchone()[0]
+    files = sorted((demo_run["sync_output"] / "email_audiences_file").glob("*.jsonl"))
+    assert published == held > 0
+    assert files and sum(len(path.read_text().splitlines()) for path in files) == delivered
 
 
 def test_every_raw_row_is_staged_deduplicated_or_quarantined(demo_run: dict, warehouse) -> None:

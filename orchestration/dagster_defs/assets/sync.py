@@ -46,8 +46,8 @@ def build_sync_assets():
     def reverse_etl_syncs(context: AssetExecutionContext, warehouse: WarehouseResource):
         """Deliver each destination's pending changes (then reconcile), from its own cursor."""
         names = [key.path[-1] for key in context.selected_asset_keys]
-        try:
-            reports = run_sync(warehouse.target(), path, names)
+        try:  # the file as it is now (the same names; a test or deploy may point the variable elsewhere)
+            reports = run_sync(warehouse.target(), config_path(), names)
         except (ConfigError, SyncRefused) as error:
             raise Failure(description=f"sync refused: {error}", allow_retries=False) from error
         failed = []
