@@ -65,6 +65,15 @@ def run_dbt(database: Path | Target, work: Path, *args: str, project: Path = PRO
     return completed.stdout
 
 
+# A consent violation for the guard to catch: a profile that opted out of email, put in activation_email.
+OPTED_OUT_IN_ACTIVATION_EMAIL = """
+    insert into activation.activation_email (activation_id, segment_name, profile_id, email, updated_at)
+    select 'injected-opt-out', 'vip_rfm', consent.profile_id, 'someone@example.com', now()
+    from profiles.profile_consent as consent
+    where consent.purpose = 'email_marketing' and not consent.is_granted
+    limit 1
+"""
+
 PG_SCRIPT = PROJECT_ROOT / "scripts" / "postgres.sh"
 
 

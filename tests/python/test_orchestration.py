@@ -68,17 +68,10 @@ from orchestration.dagster_defs.sensors import (  # noqa: E402
 )
 from orchestration.loader import LoadError, load_folder  # noqa: E402
 from orchestration.warehouse import Target, resolve_target  # noqa: E402
-from tests.python.helpers import destinations_into  # noqa: E402
+from tests.python.helpers import OPTED_OUT_IN_ACTIVATION_EMAIL, destinations_into  # noqa: E402
 
 ACTIVATION = [AssetKey(["activation", name]) for name in ("activation_email", "activation_ads", "activation_crm")]
 PUBLISHED = sorted(published_activation.keys)
-OPTED_OUT = """
-    insert into activation.activation_email (activation_id, segment_name, profile_id, email, updated_at)
-    select 'injected-opt-out', 'vip_rfm', consent.profile_id, 'someone@example.com', now()
-    from profiles.profile_consent as consent
-    where consent.purpose = 'email_marketing' and not consent.is_granted
-    limit 1
-"""
 
 
 def _point_at(monkeypatch: pytest.MonkeyPatch, database: Path, landing: Path, docs: Path) -> None:
@@ -181,7 +174,7 @@ def test_a_failed_consent_guard_blocks_publication(run: dict, tmp_path: Path, mo
     shutil.copy(run["database"], database)
     with duckdb.connect(str(database)) as connection:
         connection.execute("drop view activation_published.activation_email")  # rebuilt only if the guard passes
-        connection.execute(OPTED_OUT)
+        connection.execute(OPTED_OUT_IN_ACTIVATION_EMAIL)
     _point_at(monkeypatch, database, tmp_path / "landing", tmp_path / "docs")
     guard_checks = [spec.key for spec in SPECS if spec.name == "gx_consent_guard"]
     # Only the guard and what depends on it: rebuilding activation would drop the injected row.

@@ -17,7 +17,7 @@ from orchestration.quality import runner
 from orchestration.quality.runner import RESULTS_TABLE, QualityReport, run_quality
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target, connect
-from tests.python.helpers import run_dbt
+from tests.python.helpers import OPTED_OUT_IN_ACTIVATION_EMAIL, run_dbt
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -105,13 +105,7 @@ def test_clean_sample_data_passes_every_suite(built: dict) -> None:
 
 
 def test_an_opted_out_profile_in_activation_email_fails_the_consent_guard(built: dict) -> None:
-    damage = """
-        insert into activation.activation_email (activation_id, segment_name, profile_id, email, updated_at)
-        select 'injected-opt-out', 'vip_rfm', consent.profile_id, 'someone@example.com', now()
-        from profiles.profile_consent as consent
-        where consent.purpose = 'email_marketing' and not consent.is_granted
-        limit 1
-    """
+    damage = OPTED_OUT_IN_ACTIVATION_EMAIL
     report, target = _run(built, "opted_out", damage)
     assert not report.critical_passed
     assert _failed(report)[("activation_rows", "has_required_consent")] == ["activation_email:injected-opt-out"]
