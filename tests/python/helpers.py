@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +46,18 @@ def split_into_batches(sample: Path, root: Path, cuts: tuple[str, ...]) -> list[
                     f"to '{folder / f'{table}__b{index + 1}.parquet'}' (format parquet)"
                 )
     return folders
+
+
+# What a copy of the project for a test leaves out: environments, build output, warehouses, and the
+# runtime folders of the PostgreSQL servers (live clusters), Dagster and the syncs.
+PROJECT_COPY_IGNORE = (".venv", ".git", "target", "logs", "warehouse", "data", "dbt_packages", "__pycache__",
+                       ".pytest_cache", ".postgres*", ".dagster", "sync_output", "data_docs")
+
+
+def copy_project(destination: Path) -> Path:
+    """A copy of the project's sources at `destination` (tests edit seeds or models in it)."""
+    shutil.copytree(PROJECT_ROOT, destination, ignore=shutil.ignore_patterns(*PROJECT_COPY_IGNORE))
+    return destination
 
 
 def run_dbt(database: Path | Target, work: Path, *args: str, project: Path = PROJECT_ROOT) -> str:

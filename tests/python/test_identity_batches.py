@@ -4,7 +4,6 @@ are logged in profile_merges, and a retired id is never issued again."""
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import PROJECT_ROOT, run_dbt, split_into_batches
+from tests.python.helpers import PROJECT_ROOT, copy_project, run_dbt, split_into_batches
 
 SELECTION = ["--select", "+identity_map", "+profile_merges", "+identity_edges"]
 CUTS = ("2026-03-01", "2026-06-01", "2026-09-01")
@@ -101,11 +100,7 @@ def test_merges_across_batches_are_logged(batched: dict) -> None:
 
 
 def _project_copy(root: Path) -> Path:
-    copy = root / "project"
-    shutil.copytree(PROJECT_ROOT, copy, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "target", "logs", "warehouse", "data", "__pycache__", ".pytest_cache"
-    ))
-    return copy
+    return copy_project(root / "project")
 
 
 def test_split_gets_a_new_id_and_a_retired_id_is_never_reused(batched: dict) -> None:

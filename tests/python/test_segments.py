@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -18,7 +17,7 @@ from orchestration import segment_models
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import DBT, PROJECT_ROOT, run_dbt, split_into_batches
+from tests.python.helpers import DBT, copy_project, run_dbt, split_into_batches
 
 CUTS = ("2026-05-01", "2026-08-01", "2026-10-01")
 AS_OF = ("2026-05-01", "2026-08-01", "2026-10-01", "2026-11-01")
@@ -191,9 +190,7 @@ def test_a_person_is_activatable_for_one_segment_per_priority_group(runs: dict) 
 
 
 def test_a_bad_segment_definition_fails_the_build_naming_the_problem(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    shutil.copytree(PROJECT_ROOT, project, ignore=shutil.ignore_patterns(
-        ".venv", "target", "logs", "warehouse", "data", ".git", "dbt_packages"))
+    project = copy_project(tmp_path / "project")
     definitions = project / "models" / "segments" / "definitions"
     (definitions / "seg_broken.sql").write_text("select profile_id from {{ ref('profiles') }}\n")
     (definitions / "_broken.yml").write_text(
