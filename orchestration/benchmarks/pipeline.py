@@ -184,7 +184,7 @@ class Bench:
         models = sum(1 for node in nodes if node["unique_id"].startswith("model."))
         tests = sum(1 for node in nodes if node["unique_id"].split(".")[0] in ("test", "unit_test"))
         notes = [f"dbt {run_results['elapsed_time']:.1f} s: {models} models, {tests} tests"]
-        extra: dict[str, Any] = {"models": models}
+        extra: dict[str, Any] = {"models": models, "dbt_elapsed": run_results["elapsed_time"]}
         for node in nodes:
             if node["unique_id"] == "model.segmentation.int_identity__components":
                 extra["components_model_seconds"] = node["execution_time"]

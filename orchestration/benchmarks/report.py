@@ -74,6 +74,12 @@ def peak(results: list[StageResult]) -> int:
     return max(result.peak_bytes for result in results)
 
 
+def dbt_seconds(results: list[StageResult]) -> tuple[float, float, int]:
+    """Wall seconds of the dbt stages, the part dbt reports as its own elapsed time, and the stages."""
+    stages = [result for result in results if "dbt_elapsed" in result.extra]
+    return sum(r.wall for r in stages), sum(r.extra["dbt_elapsed"] for r in stages), len(stages)
+
+
 def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else math.inf
 
@@ -101,6 +107,11 @@ def ratio_lines(measured: Run) -> list[str]:
     incremental = ", ".join(f"batch {i}: {total(batch):.1f} s = {100 * _ratio(total(batch), r['full']):.1f} %"
                             for i, batch in enumerate(measured.incremental, start=1))
     nodes = measured.components.rows
+    dbt_wall, dbt_own, invocations = dbt_seconds(measured.full)
+    batches_dbt = "; ".join(
+        f"batch {i}: {dbt_seconds(batch)[0]:.1f} s wall, {dbt_seconds(batch)[1]:.1f} s in dbt "
+        f"= {100 * _ratio(dbt_seconds(batch)[1], dbt_own):.1f} % of the full build's"
+        for i, batch in enumerate(measured.incremental, start=1))
     return [
         f"T0 (one scan of {measured.t0.rows:,} raw events: count and {measured.t0.extra['anonymous_ids']:,} distinct "
         f"anonymous ids, fresh connection): {r['t0']:.2f} s",
@@ -115,6 +126,9 @@ def ratio_lines(measured: Run) -> list[str]:
         f"ratio components / T0 pairs: {r['components_over_t0_pairs']:.1f}x",
         f"ratio components / scipy: {r['components_over_scipy']:.1f}x",
         f"ratio incremental / full build: {100 * r['incremental_over_full']:.1f} % (largest batch; {incremental})",
+        f"dbt stages (staging to segments): full build {dbt_wall:.1f} s wall, {dbt_own:.1f} s in dbt's own elapsed "
+        f"time (the rest, {(dbt_wall - dbt_own) / max(invocations, 1):.1f} s per dbt process, is start-up and "
+        f"parsing); {batches_dbt}",
     ]
 
 
