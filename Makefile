@@ -2,6 +2,7 @@
 #   make demo   set up, then run the main job end to end on DuckDB with sample data
 #   make test   set up, then run every test
 # and `make dagster` starts the Dagster UI on the same warehouse and run history (http://127.0.0.1:3000).
+#   make bench  set up, then benchmark the pipeline (SIZE=S|M|L, default S) into docs/benchmarks.md
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -9,8 +10,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+SIZE ?= S
+BENCH_ARGS ?=
 
-.PHONY: install demo dagster test lint format docs-contract clean pg-up pg-down
+.PHONY: install demo dagster test bench lint format docs-contract clean pg-up pg-down
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required, found " + sys.version'
@@ -30,6 +33,10 @@ dagster: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# L (1M people, ~30M events) needs about 20 GB of memory and 10+ minutes; CI runs only S.
+bench: $(STAMP)
+	$(BIN)/python -m orchestration.benchmarks.pipeline --size $(SIZE) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check orchestration tests

@@ -592,6 +592,16 @@ def sync_command(destination_names: tuple[str, ...], config_path: Path | None, t
         sys.exit(2)
 
 
+@main.command("bench", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_command(args: tuple[str, ...]) -> None:
+    """Benchmark the pipeline stage by stage into docs/benchmarks.md: --size S|M|L [--batches N] ...
+    (`segmentation bench --help` lists every option)."""
+    from orchestration.benchmarks import pipeline
+
+    pipeline.main(list(args), prog="segmentation bench")
+
+
 @main.command("segments")
 @click.option("--write", is_flag=True, help="Regenerate segment_memberships' list of segment models.")
 def segments_command(write: bool) -> None:

@@ -12,40 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from orchestration.arrival_batches import split_into_batches  # noqa: F401 (re-exported for the tests)
 from orchestration.dbt_runner import dbt_env
 from orchestration.warehouse import PostgresParams, Target, connect
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
-TIME_COLUMN = {
-    "identifies": "received_at", "tracks": "received_at", "pages": "received_at", "screens": "received_at",
-    "orders": "updated_at", "crm_contacts": "updated_at", "deletion_requests": "requested_at",
-}
-
-
-def split_into_batches(sample: Path, root: Path, cuts: tuple[str, ...]) -> list[Path]:
-    """Split every raw file into len(cuts) + 1 folders by its time column (rows without a time go first)."""
-    folders = [root / f"batch_{index}" for index in range(1, len(cuts) + 2)]
-    for folder in folders:
-        folder.mkdir(parents=True)
-    bounds = ["timestamp '1900-01-01'", *[f"timestamp '{cut}'" for cut in cuts], "timestamp '9999-01-01'"]
-    with duckdb.connect() as connection:
-        for file in sample.glob("*.parquet"):
-            table = file.stem
-            column = TIME_COLUMN.get(table)
-            for index, folder in enumerate(folders):
-                if column is None:
-                    where = "true" if index == 0 else "false"
-                else:
-                    value = f"coalesce(cast({column} as timestamp), timestamp '1900-01-01')"
-                    where = f"{value} >= {bounds[index]} and {value} < {bounds[index + 1]}"
-                connection.execute(
-                    f"copy (select * from read_parquet('{file}') where {where}) "
-                    f"to '{folder / f'{table}__b{index + 1}.parquet'}' (format parquet)"
-                )
-    return folders
 
 
 # What a copy of the project for a test leaves out: environments, build output, warehouses, and the

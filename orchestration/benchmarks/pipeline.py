@@ -1,0 +1,333 @@
+"""Benchmark of the whole pipeline, stage by stage, with T0 and scipy on the same data and engine.
+
+    python -m orchestration.benchmarks.pipeline --size S|M|L [--batches 2] [--out docs/benchmarks.md]
+        [--work data/bench] [--target duckdb] [--people N]
+
+Generates the sample data for the size once (cached in the work folder by size, people, seed and end
+date), splits it by arrival time into a base and `--batches` batches of about 1 % of the events each
+(the newest), then on a new DuckDB warehouse: loads the base and runs every stage (load, staging,
+identity, privacy and profiles, segments and activation, quality, sync), each in a fresh process so
+its wall time and peak RSS (`ru_maxrss` of the process and its children, from `os.wait4`) are its own;
+then loads each batch and runs the same stages again (incremental). On the same data it measures T0
+(one scan of the raw events), T0 of the raw identifier pairs and the identity components step on the
+warehouse's real edges against scipy, and checks that the partitions are equal. Prints the numbers
+and ratios and writes (or replaces) this size's section of docs/benchmarks.md. It asserts nothing
+about time: the targets are reported as PASS or MISS next to the measured value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from orchestration import segment_models
+from orchestration.arrival_batches import EVENT_TABLES, newest_cuts, split_into_batches
+from orchestration.benchmarks import report
+from orchestration.dbt_runner import dbt_env, salt_file
+from orchestration.sample_data import generate
+from orchestration.warehouse import PROJECT_ROOT, Target
+
+SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
+END_DATE = date(2026, 11, 1)  # fixed, so a size's data (and the cache) is the same on every run
+DBT = str(Path(sys.executable).parent / "dbt")
+# dbt stages by folder; identity models that read privacy_suppressions (run summaries and health) are
+# built with privacy. Tests run in the first stage where all their parents exist (`buildable`).
+DBT_STAGES: dict[str, list[str]] = {
+    "staging": ["resource_type:seed", "path:models/staging"],
+    "identity": ["path:models/identity"],
+    "profiles": ["path:models/privacy", "path:models/profiles", "path:models/identity,privacy_suppressions+"],
+    "segments": ["path:models/segments", "path:models/activation", "path:models/bi"],
+}
+DBT_EXCLUDE = {"identity": ["privacy_suppressions+"]}
+STAGES = ("load", "staging", "identity", "profiles", "segments", "quality", "sync")
+STAGE_LABELS = {
+    "load": "load", "staging": "staging", "identity": "identity", "profiles": "privacy + profiles",
+    "segments": "segments + activation + bi", "quality": "quality", "sync": "sync",
+}
+# Rows a stage produced, counted in the warehouse after it ran.
+ROW_QUERIES = {
+    "staging": " + ".join(f"(select count(*) from staging.stg_segment__{table})" for table in EVENT_TABLES),
+    "identity": "select count(*) from identity.identity_map",
+    "profiles": "select count(*) from profiles.profiles",
+    "segments": "select count(*) from segments.segment_memberships",
+}
+ROW_NOTES = {
+    "identity": ("select count(distinct profile_id) from identity.identity_map", "profiles"),
+    "segments": ("select (select count(*) from activation.activation_email) + (select count(*) from "
+                 "activation.activation_ads) + (select count(*) from activation.activation_crm)", "activation rows"),
+}
+ROW_UNITS = {
+    "load": "raw rows loaded", "staging": "staged events", "identity": "identifiers mapped", "profiles": "profiles",
+    "segments": "memberships", "quality": "rows validated", "sync": "changes synced",
+}
+console = Console(soft_wrap=True)
+
+
+@dataclass
+class StageResult:
+    stage: str
+    wall: float
+    peak_bytes: int
+    rows: int
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """What one benchmark run measured."""
+
+    size: str
+    people: int
+    seed: int
+    batches: int
+    raw_rows: int
+    raw_events: int
+    base_events: int
+    batch_events: list[int]
+    full: list[StageResult] = field(default_factory=list)
+    incremental: list[list[StageResult]] = field(default_factory=list)
+    t0: StageResult | None = None
+    components: StageResult | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    load_average: list[float] = field(default_factory=lambda: [os.getloadavg()[0]])
+
+
+class StageFailed(RuntimeError):
+    """A stage's process exited with an error; the message ends with its output."""
+
+
+# Runs the stage as its child and writes "<exit code> <ru_maxrss KiB>". The stage must be forked from a
+# small process: Linux keeps the RSS high-water mark of the memory a process had before exec, so a
+# stage forked from this (large) process would report at least this process's size.
+LAUNCHER = """
+import os, subprocess, sys
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+with open(sys.argv[1], "w") as result:
+    result.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
+def measure(command: list[str], env: dict[str, str], log: Path) -> tuple[float, int]:
+    """Run `command` to completion; its wall seconds and peak RSS in bytes (the largest of the process
+    and its children). Raises StageFailed with the end of its output when it fails."""
+    usage_file = log.with_suffix(".rusage")
+    started = time.perf_counter()
+    with log.open("w") as output:
+        subprocess.run([sys.executable, "-S", "-c", LAUNCHER, str(usage_file), *command], cwd=PROJECT_ROOT, env=env,
+                       stdout=output, stderr=subprocess.STDOUT, check=False)
+    wall = time.perf_counter() - started
+    exit_code, max_rss_kib = (int(value) for value in usage_file.read_text().split())
+    if exit_code != 0:
+        raise StageFailed(f"{' '.join(command[:4])} ... exited with {exit_code}; "
+                          f"end of {log}:\n{log.read_text()[-4000:]}")
+    return wall, max_rss_kib * 1024
+
+
+class Bench:
+    """One warehouse in `folder` and the processes that build it."""
+
+    def __init__(self, folder: Path, as_of: date) -> None:
+        self.folder = folder
+        self.database = folder / "warehouse.duckdb"
+        self.target = Target(name="duckdb", kind="duckdb", duckdb_path=self.database)
+        self.as_of = as_of
+        self.runs = 0
+
+    def reset(self) -> None:
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        salt = salt_file(self.target)
+        assert salt is not None and not salt.exists()
+
+    def env(self) -> dict[str, str]:
+        python_path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+        return {**os.environ, **dbt_env(self.target), "PYTHONPATH": python_path,
+                "DBT_TARGET_PATH": str(self.folder / "target"), "DBT_LOG_PATH": str(self.folder / "logs")}
+
+    def python_stage(self, stage: str, folder: Path | None = None) -> StageResult:
+        self.runs += 1
+        result_file = self.folder / f"{self.runs:03d}_{stage}.json"
+        command = [sys.executable, "-m", "orchestration.benchmarks.stages", stage, "--database", str(self.database),
+                   "--work", str(self.folder), "--result", str(result_file)]
+        if folder is not None:
+            command += ["--folder", str(folder)]
+        wall, peak = measure(command, self.env(), self.folder / f"{self.runs:03d}_{stage}.log")
+        result = json.loads(result_file.read_text())
+        return StageResult(stage, wall, peak, int(result["rows"]), [result["notes"]], result)
+
+    def dbt_stage(self, stage: str) -> StageResult:
+        self.runs += 1
+        command = [DBT, "build", "--select", *DBT_STAGES[stage]]
+        if stage in DBT_EXCLUDE:
+            command += ["--exclude", *DBT_EXCLUDE[stage]]
+        command += ["--indirect-selection", "buildable", "--vars", f"{{as_of: '{self.as_of}'}}",
+                    "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT), "--target", "duckdb"]
+        wall, peak = measure(command, self.env(), self.folder / f"{self.runs:03d}_{stage}.log")
+        run_results = json.loads((self.folder / "target" / "run_results.json").read_text())
+        nodes = run_results["results"]
+        models = sum(1 for node in nodes if node["unique_id"].startswith("model."))
+        tests = sum(1 for node in nodes if node["unique_id"].split(".")[0] in ("test", "unit_test"))
+        notes = [f"dbt {run_results['elapsed_time']:.1f} s: {models} models, {tests} tests"]
+        extra: dict[str, Any] = {"models": models, "dbt_elapsed": run_results["elapsed_time"]}
+        for node in nodes:
+            if node["unique_id"] == "model.segmentation.int_identity__components":
+                extra["components_model_seconds"] = node["execution_time"]
+                notes.append(f"components model {node['execution_time']:.1f} s")
+        rows = self.count(ROW_QUERIES[stage])
+        if stage in ROW_NOTES:
+            sql, label = ROW_NOTES[stage]
+            notes.append(f"{self.count(sql):,} {label}")
+        return StageResult(stage, wall, peak, rows, notes, extra)
+
+    def count(self, sql: str) -> int:
+        with duckdb.connect(str(self.database), read_only=True) as connection:
+            return int(connection.execute(sql if sql.startswith("select") else f"select {sql}").fetchone()[0])
+
+    def identity_rounds(self) -> int | None:
+        with duckdb.connect(str(self.database), read_only=True) as connection:
+            row = connection.execute("select components_rounds from identity.identity_resolution_runs "
+                                     "order by run_at desc limit 1").fetchone()
+        return None if row is None else row[0]
+
+    def run_stages(self, load_folder: Path, label: str) -> list[StageResult]:
+        """Every stage once, in order; after the load of a full build also T0."""
+        results = []
+        for stage in STAGES:
+            with console.status(f"{label}: {STAGE_LABELS[stage]}"):
+                if stage == "load":
+                    result = self.python_stage("load", load_folder)
+                elif stage in DBT_STAGES:
+                    result = self.dbt_stage(stage)
+                else:
+                    result = self.python_stage(stage)
+            if stage == "profiles":
+                rounds = self.identity_rounds()
+                identity = next(r for r in results if r.stage == "identity")
+                identity.notes.append(f"{rounds} components rounds")
+                identity.extra["rounds"] = rounds
+            results.append(result)
+            console.print(f"{label}: {STAGE_LABELS[stage]:<28} {result.wall:7.1f} s  "
+                          f"{result.peak_bytes / 1e9:5.2f} GB  {result.rows:>12,} {ROW_UNITS[stage]}")
+        return results
+
+
+def prepare_data(work: Path, size: str, people: int, seed: int, batches: int) -> tuple[Path, list[Path]]:
+    """The generated sample (cached by size, people, seed and end date) and its split into a base and
+    `batches` batches of about 1 % of the events each (cached too)."""
+    key = f"{size}-{people}-seed{seed}-{END_DATE:%Y%m%d}"
+    sample = work / "data" / key / "sample"
+    done = sample / ".complete"
+    if not done.exists():
+        if sample.exists():
+            shutil.rmtree(sample)
+        with console.status(f"generating {people:,} people (seed {seed})"):
+            started = time.perf_counter()
+            generate(sample, people=people, seed=seed, end_date=END_DATE, days=365)
+        console.print(f"generated {people:,} people in {time.perf_counter() - started:.1f} s -> {sample}")
+        done.touch()
+    split = work / "data" / key / f"split-{batches}x1pct"
+    split_done = split / ".complete"
+    if not split_done.exists():
+        if split.exists():
+            shutil.rmtree(split)
+        cuts = newest_cuts(sample, batches, 0.01)
+        split_into_batches(sample, split, cuts)
+        (split / "cuts.json").write_text(json.dumps(cuts))
+        split_done.touch()
+    folders = sorted((p for p in split.iterdir() if p.is_dir()), key=lambda p: int(p.name.split("_")[1]))
+    return sample, folders
+
+
+def parquet_rows(folder: Path, tables: tuple[str, ...] | None = None) -> int:
+    with duckdb.connect() as connection:
+        return sum(
+            connection.execute(f"select count(*) from read_parquet('{file}')").fetchone()[0]
+            for file in folder.glob("*.parquet") if tables is None or file.stem.split("__")[0] in tables
+        )
+
+
+def run(size: str, people: int, seed: int, batches: int, work: Path) -> Run:
+    segment_models.write()  # what `segmentation build` does first
+    sample, folders = prepare_data(work, size, people, seed, batches)
+    measured = Run(size=size, people=people, seed=seed, batches=batches, raw_rows=parquet_rows(sample),
+                   raw_events=parquet_rows(sample, EVENT_TABLES), base_events=parquet_rows(folders[0], EVENT_TABLES),
+                   batch_events=[parquet_rows(folder, EVENT_TABLES) for folder in folders[1:]])
+    console.rule(f"[bold]benchmark {size}[/]: {people:,} people, {measured.raw_rows:,} raw rows "
+                 f"({measured.raw_events:,} events), base + {batches} batches of about 1 %")
+    bench = Bench(work / "runs" / f"{size}-{people}", END_DATE)
+    bench.reset()
+    measured.full = bench.run_stages(folders[0], "full build")
+    with console.status("T0: one scan of the raw events"):
+        measured.t0 = bench.python_stage("t0")
+    console.print(f"T0: {measured.t0.extra['seconds']:.2f} s over {measured.t0.rows:,} raw events")
+    with console.status("identity components step against T0 of the raw pairs and scipy"):
+        measured.components = bench.python_stage("components")
+    extra = measured.components.extra
+    console.print(f"components: {extra['seconds']:.2f} s in {extra['rounds']} rounds; T0 pairs "
+                  f"{extra['t0_pairs']:.2f} s; scipy {extra['scipy_seconds']:.3f} s; partition equal to scipy's: "
+                  f"{extra['partition_equal']}")
+    for index, folder in enumerate(folders[1:], start=1):
+        measured.incremental.append(bench.run_stages(folder, f"batch {index}"))
+    measured.load_average.append(os.getloadavg()[0])
+    return measured
+
+
+def print_run(measured: Run) -> None:
+    table = Table(title=f"benchmark {measured.size}: {measured.people:,} people")
+    table.add_column("stage")
+    table.add_column("full s", justify="right")
+    table.add_column("peak GB", justify="right")
+    table.add_column("rows", justify="right")
+    for index in range(1, len(measured.incremental) + 1):
+        table.add_column(f"batch {index} s", justify="right")
+    for position, result in enumerate(measured.full):
+        table.add_row(STAGE_LABELS[result.stage], f"{result.wall:.1f}", f"{result.peak_bytes / 1e9:.2f}",
+                      f"{result.rows:,}", *[f"{batch[position].wall:.1f}" for batch in measured.incremental])
+    table.add_row("total", f"{report.total(measured.full):.1f}", f"{report.peak(measured.full) / 1e9:.2f}", "",
+                  *[f"{report.total(batch):.1f}" for batch in measured.incremental])
+    console.print(table)
+    for line in report.ratio_lines(measured):
+        console.print(line)
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    parser.add_argument("--size", choices=list(SIZES), default="S",
+                        help="S, M or L: 10k, 100k or 1M people (L: about 30M events, 20 GB, 10+ minutes)")
+    parser.add_argument("--people", type=int, default=None,
+                        help="override the size's number of people (tests); the section is named SIZE-PEOPLE")
+    parser.add_argument("--seed", type=int, default=42, help="sample data seed")
+    parser.add_argument("--batches", type=int, default=2, help="incremental batches of about 1%% of the events")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks.md",
+                        help="the document whose section for this size is written")
+    parser.add_argument("--work", type=Path, default=PROJECT_ROOT / "data" / "bench",
+                        help="cached datasets and the run's warehouse, logs and stage results")
+    parser.add_argument("--target", choices=["duckdb"], default="duckdb",
+                        help="only duckdb: T0 and the components comparison read the warehouse file")
+    options = parser.parse_args(argv)
+    people = options.people or SIZES[options.size]
+    measured = run(options.size, people, options.seed, options.batches, options.work.resolve())
+    print_run(measured)
+    key = options.size if options.people is None else f"{options.size}-{people}"
+    report.write_section(options.out, key, report.section(measured, key))
+    console.print(f"wrote section {key} of {options.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The pipeline benchmark runs end to end on a tiny dataset and writes a complete section: every stage
+with numeric wall and peak values and nonzero rows, T0, the ratios and the targets, and the components
+step's partition equal to scipy's. Times are not asserted (they are measured, not promised)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from orchestration.benchmarks import pipeline, report
+
+PEOPLE = 1500
+
+
+@pytest.fixture(scope="module")
+def bench_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("bench")
+    out = work / "benchmarks.md"
+    # Another size's section must survive a run.
+    out.write_text(report.HEADER + "\n<!-- bench:L:start -->\n## L: kept\n<!-- bench:L:end -->\n")
+    pipeline.main(["--size", "S", "--people", str(PEOPLE), "--batches", "1", "--work", str(work / "work"),
+                   "--out", str(out)])
+    return work
+
+
+@pytest.fixture(scope="module")
+def document(bench_folder: Path) -> str:
+    return (bench_folder / "benchmarks.md").read_text()
+
+
+def _section(document: str, key: str) -> str:
+    match = re.search(rf"<!-- bench:{key}:start -->\n(.*?)\n<!-- bench:{key}:end -->", document, re.DOTALL)
+    assert match, f"no section {key}"
+    return match.group(1)
+
+
+def test_every_stage_has_numeric_wall_peak_and_rows(document: str) -> None:
+    section = _section(document, f"S-{PEOPLE}")
+    for label in pipeline.STAGE_LABELS.values():
+        row = re.search(rf"^\| {re.escape(label)} \| ([\d.]+) \| ([\d.]+) \| ([\d,]+) [^|]+\|.*?\| ([\d.]+) \| "
+                        rf"([\d.]+) \| ([\d,]+) \|$", section, re.MULTILINE)
+        assert row, f"no complete row for stage {label}"
+        wall, peak, rows, batch_wall, batch_peak, _ = row.groups()
+        assert float(wall) > 0 and float(peak) > 0 and float(batch_wall) > 0 and float(batch_peak) > 0, label
+        assert int(rows.replace(",", "")) > 0, label
+    assert re.search(r"identity \|.*\b\d+ components rounds", section)
+
+
+def test_t0_ratios_and_targets_are_reported(document: str) -> None:
+    section = _section(document, f"S-{PEOPLE}")
+    assert re.search(r"^- T0 \(one scan of [\d,]+ raw events.*: [\d.]+ s$", section, re.MULTILINE)
+    assert re.search(r"^- T0 pairs \(select distinct over [\d,]+ raw identifier pairs.*: [\d.]+ s$", section,
+                     re.MULTILINE)
+    for ratio in ("full build / T0", "components / T0 pairs", "components / scipy", "incremental / full build"):
+        assert re.search(rf"^- ratio {re.escape(ratio)}: [\d.]+", section, re.MULTILINE), ratio
+    assert len(re.findall(r"^\| .+ \| .+ \| (PASS|MISS) \|$", section, re.MULTILINE)) == 5
+    assert re.search(r"memory_limit \S+", section)
+    assert re.search(r"- machine: \d+ cores", section) and "dbt-core" in section and "duckdb" in section
+
+
+def test_components_partition_equals_scipy(document: str) -> None:
+    section = _section(document, f"S-{PEOPLE}")
+    assert "partition equal to scipy's: yes (components step); yes (the build's int_identity__components)" in section
+
+
+def test_other_sections_are_kept(document: str) -> None:
+    assert _section(document, "L") == "## L: kept"
+    assert document.startswith("# Benchmarks")
+
+
+def test_the_dataset_is_cached_in_the_work_folder(bench_folder: Path) -> None:
+    assert list((bench_folder / "work").glob(f"data/S-{PEOPLE}-seed42-*/sample/.complete"))
