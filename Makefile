@@ -1,8 +1,8 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make demo   set up, then run the main job end to end on DuckDB with sample data
 #   make test   set up, then run every test
-# and `make dagster` starts the Dagster UI on the same warehouse and run history (http://127.0.0.1:3000).
 #   make bench  set up, then benchmark the pipeline (SIZE=S|M|L, default S) into docs/benchmarks.md
+# and `make dagster` starts the Dagster UI on the same warehouse and run history (http://127.0.0.1:3000).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
