@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import great_expectations as gx
 from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from orchestration.dbt_runner import PROJECT_ROOT, erasure_salt
 from orchestration.quality.suites import SUITES, Dataset, Suite
-from orchestration.warehouse import PostgresParams, Target, connect
+from orchestration.warehouse import PostgresParams, Target, Warehouse, connect
 
 DEFAULT_DOCS_DIR = PROJECT_ROOT / "quality" / "data_docs"
 RESULTS_TABLE = "quality.validation_results"
+# The watermark of incremental validation: one row per dataset and load whose rows passed a validation.
+LOADS_TABLE = "quality.validated_loads"
 KEYS_SHOWN = 20
 
 
@@ -40,6 +44,21 @@ class ExpectationOutcome:
     element_count: int
     unexpected_count: int
     unexpected_keys: list[str]
+    mode: str = "full"  # how the dataset was validated: "full" (every row) or "incremental"
+
+
+@dataclass
+class DatasetRun:
+    """How one dataset was validated in a run."""
+    suite: str
+    dataset: str
+    mode: str  # "full" or "incremental"
+    rows: int = 0  # rows validated (incremental: new rows plus the earlier rows sharing a unique key)
+    new_loads: int = 0  # loads validated for the first time (full mode: every load of the table)
+    new_rows: int = 0  # their rows
+    fetch_seconds: float = 0.0  # DuckDB: counting and fetching the rows into pandas
+    validate_seconds: float = 0.0  # Great Expectations: the checkpoint, with its Data Docs update
+    success: bool = True  # every expectation of the dataset passed
 
 
 @dataclass
@@ -48,6 +67,13 @@ class QualityReport:
     validated_at: datetime
     outcomes: list[ExpectationOutcome]
     docs_index: Path
+    mode: str = "full"  # what was asked: "full" or "incremental"
+    datasets: list[DatasetRun] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the run
+
+    @property
+    def rows_validated(self) -> int:
+        return sum(d.rows for d in self.datasets)
 
     def failed(self, severity: str | None = None) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success and (severity is None or o.severity == severity)]
@@ -83,15 +109,86 @@ class _Batch:
     definition: object
     parameters: dict
     name: str
+    run: DatasetRun
 
 
-def _dataset_sql(target: Target, dataset: Dataset, salt: str | None) -> str:
+@dataclass
+class _Window:
+    """Which rows of a dataset a run validates: all of them ("full"), or ("incremental") the rows of
+    the loads in `loads` plus every other row sharing a uniqueness-checked value with one of them.
+    `loads` (load id, max loaded_at, rows) are recorded as validated when the dataset passes; in full
+    mode they are the loads present when the run started (the rows validated are a superset)."""
+    mode: str
+    loads: list[tuple[str | None, datetime | None, int]] = field(default_factory=list)
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _window_relation(dataset: Dataset, window: _Window) -> str:
+    """The dataset's table, or in incremental mode the window of it that is validated."""
+    table = dataset.table
+    assert table is not None and dataset.incremental_by is not None
+    if window.mode == "full":
+        return table
+    lineage = dataset.incremental_by
+    ids = [load_id for load_id, _, _ in window.loads if load_id is not None]
+    new = []
+    if ids:
+        new.append(f"{lineage} in ({', '.join(_literal(i) for i in ids)})")
+    if any(load_id is None for load_id, _, _ in window.loads):
+        new.append(f"{lineage} is null")  # rows without lineage are never recorded: always validated
+    new_rows = " or ".join(new) or "1 = 0"
+    # Uniqueness compares rows with each other: the earlier rows sharing a value with a new row join them.
+    earlier = "".join(f" or {column} in (select {column} from {table} where {new_rows})"
+                      for column in dataset.unique_columns)
+    return f"(select * from {table} where {new_rows}{earlier}) as {table.split('.')[-1]}"
+
+
+def _dataset_sql(target: Target, dataset: Dataset, salt: str | None, window: _Window | None = None) -> str:
     if dataset.needs_salt and not salt:
         raise RuntimeError("the consent guard needs SEGMENTATION_ERASURE_SALT to recognise suppressed identifiers")
-    return dataset.sql.replace("{salted_hash}", SALTED_HASH_SQL[target.kind])
+    sql = dataset.sql.replace("{salted_hash}", SALTED_HASH_SQL[target.kind])
+    if dataset.incremental:
+        sql = sql.replace("{table}", _window_relation(dataset, window or _Window("full")))
+    return sql
 
 
-def _duckdb_batches(context, target: Target) -> Iterator[_Batch]:
+def _ensure_loads_table(warehouse: Warehouse) -> None:
+    warehouse.execute("create schema if not exists quality")
+    warehouse.execute(
+        f"create table if not exists {LOADS_TABLE} (dataset_name varchar, load_id varchar, loaded_at timestamp, "
+        "row_count bigint, quality_run_id varchar, validated_at timestamp, validation_mode varchar)"
+    )
+
+
+def _plan_windows(target: Target, incremental: bool) -> dict[str, _Window]:
+    """The window of every dataset: incremental datasets with a watermark get the loads not validated
+    before (when `incremental`); every other dataset is validated whole."""
+    windows: dict[str, _Window] = {}
+    with connect(target) as warehouse:
+        _ensure_loads_table(warehouse)
+        mark = warehouse.placeholder
+        for suite in SUITES:
+            for dataset in suite.datasets:
+                if not dataset.incremental:
+                    windows[dataset.name] = _Window("full")
+                    continue
+                lineage, loaded_at = dataset.incremental_by, dataset.loaded_at_column
+                has_watermark = incremental and bool(warehouse.query(
+                    f"select 1 from {LOADS_TABLE} where dataset_name = {mark} limit 1", [dataset.name]))
+                unseen = (f" where {lineage} is null or {lineage} not in "
+                          f"(select load_id from {LOADS_TABLE} where dataset_name = {mark})") if has_watermark else ""
+                loads = warehouse.query(
+                    f"select {lineage}, max({loaded_at}), count(*) from {dataset.table}{unseen} group by {lineage}",
+                    [dataset.name] if has_watermark else [])
+                loads.sort(key=lambda load: (load[1] is None, load[1], load[0] or ""))
+                windows[dataset.name] = _Window("incremental" if has_watermark else "full", loads)
+    return windows
+
+
+def _duckdb_batches(context, target: Target, windows: dict[str, _Window]) -> Iterator[_Batch]:
     """DuckDB: each dataset's query runs on DuckDB and its rows are validated as pandas batches.
 
     A dataset of more than PART_ROWS rows is validated in parts split by a hash of its partition
@@ -102,24 +199,30 @@ def _duckdb_batches(context, target: Target) -> Iterator[_Batch]:
     with connect(target) as warehouse:
         for suite in SUITES:
             for dataset in suite.datasets:
-                sql = _dataset_sql(target, dataset, salt)
+                window = windows[dataset.name]
+                run = _dataset_run(suite, dataset, window)
+                started = time.perf_counter()
+                sql = _dataset_sql(target, dataset, salt, window)
                 params = [salt] if dataset.needs_salt else []
                 count_sql = f"select count(*) from ({sql}) as dataset_rows"
                 rows = warehouse.connection.execute(count_sql, params).fetchone()[0]
                 parts = max(1, -(-rows // PART_ROWS))
+                run.fetch_seconds += time.perf_counter() - started
                 for part in range(parts):
+                    started = time.perf_counter()
                     part_sql = sql if parts == 1 else (
                         f"select * from ({sql}) as dataset_rows "
                         f"where hash({dataset.partition_column}) % {parts} = {part}")
                     frame = warehouse.connection.execute(part_sql, params).df()
-                    name = f"{suite.name}__{dataset.name}" + (f"__part{part + 1}of{parts}" if parts > 1 else "")
+                    run.fetch_seconds += time.perf_counter() - started
+                    name = _asset_name(suite, dataset, window) + (f"__part{part + 1}of{parts}" if parts > 1 else "")
                     asset = source.add_dataframe_asset(name)
                     yield _Batch(suite, dataset, asset.add_batch_definition_whole_dataframe("all"),
-                                 {"dataframe": frame}, name)
+                                 {"dataframe": frame}, name, run)
                     del frame
 
 
-def _postgres_batches(context, target: Target) -> Iterator[_Batch]:
+def _postgres_batches(context, target: Target, windows: dict[str, _Window]) -> Iterator[_Batch]:
     """PostgreSQL: Great Expectations' native datasource; each dataset is a query asset and every
     expectation is computed in the database (SQL pushdown), only results and unexpected keys travel."""
     pg = target.postgres or PostgresParams()
@@ -132,19 +235,43 @@ def _postgres_batches(context, target: Target) -> Iterator[_Batch]:
     source = context.data_sources.add_postgres("warehouse", connection_string="${" + PG_URL_VARIABLE + "}")
     for suite in SUITES:
         for dataset in suite.datasets:
+            window = windows[dataset.name]
             # A query asset must start with SELECT; the datasets may start with a WITH clause.
-            query = f"select * from (\n{_dataset_sql(target, dataset, salt)}\n) as dataset_rows"
-            name = f"{suite.name}__{dataset.name}"
+            query = f"select * from (\n{_dataset_sql(target, dataset, salt, window)}\n) as dataset_rows"
+            name = _asset_name(suite, dataset, window)
             asset = source.add_query_asset(name, query=query)
-            yield _Batch(suite, dataset, asset.add_batch_definition_whole_table("all"), {}, name)
+            yield _Batch(suite, dataset, asset.add_batch_definition_whole_table("all"), {}, name,
+                         _dataset_run(suite, dataset, window))
 
 
-def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None = None) -> QualityReport:
-    """Validate every suite, store one row per expectation in quality.validation_results, build Data Docs."""
+def _asset_name(suite: Suite, dataset: Dataset, window: _Window) -> str:
+    """The asset's name, which Data Docs show: it says when only new rows were validated."""
+    return f"{suite.name}__{dataset.name}" + ("__incremental" if window.mode == "incremental" else "")
+
+
+def _dataset_run(suite: Suite, dataset: Dataset, window: _Window) -> DatasetRun:
+    return DatasetRun(suite=suite.name, dataset=dataset.name, mode=window.mode, new_loads=len(window.loads),
+                      new_rows=sum(rows for _, _, rows in window.loads))
+
+
+def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None = None,
+                incremental: bool = False) -> QualityReport:
+    """Validate every suite, store one row per expectation in quality.validation_results, build Data Docs.
+
+    `incremental`: event datasets (raw and staging; `Dataset.incremental`) are validated only on the rows
+    of loads not validated before (quality.validated_loads), plus for uniqueness every earlier row
+    sharing a value with a new row; a dataset without a watermark yet is validated whole. Every other
+    dataset is always validated whole. Either way, the loads of a dataset that passed are recorded."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     docs_dir = Path(docs_dir or os.environ.get("SEGMENTATION_DATA_DOCS_DIR", DEFAULT_DOCS_DIR))
     run_id = run_id or uuid.uuid4().hex
     validated_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    mode = "incremental" if incremental else "full"
+    windows = _plan_windows(target, incremental)
+    timings["plan"] = time.perf_counter() - started
+    started = time.perf_counter()
     # The ephemeral context announces its temporary docs folder at INFO; ours is configured below.
     logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
@@ -154,10 +281,16 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     })
+    timings["context"] = time.perf_counter() - started
     batches = _duckdb_batches if target.kind == "duckdb" else _postgres_batches
     outcomes: list[ExpectationOutcome] = []
-    for batch in batches(context, target):
+    runs: dict[str, DatasetRun] = {}
+    # Data Docs list each validation under this run name: the mode and the run.
+    gx_run = RunIdentifier(run_name=f"{mode} {run_id[:8]}", run_time=validated_at.replace(tzinfo=UTC))
+    for batch in batches(context, target, windows):
         suite, dataset = batch.suite, batch.dataset
+        runs[dataset.name] = batch.run
+        started = time.perf_counter()
         dataset_suite = context.suites.add(gx.ExpectationSuite(name=batch.name))
         for expectation in dataset.expectations:
             dataset_suite.add_expectation(expectation.copy())
@@ -169,7 +302,7 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
             actions=[UpdateDataDocsAction(name="data_docs")],
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [dataset.key]},
         ))
-        result = checkpoint.run(batch_parameters=batch.parameters, run_id=None)
+        result = checkpoint.run(batch_parameters=batch.parameters, run_id=gx_run)
         for validation in result.run_results.values():
             for item in validation.results:
                 details = item.result or {}
@@ -186,13 +319,28 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
                     element_count=int(details.get("element_count") or 0),
                     unexpected_count=int(details.get("unexpected_count") or 0),
                     unexpected_keys=sorted(set(keys))[:KEYS_SHOWN],
+                    mode=batch.run.mode,
                 ))
+        batch.run.validate_seconds += time.perf_counter() - started
+    timings["fetch"] = sum(r.fetch_seconds for r in runs.values())
+    timings["validate"] = sum(r.validate_seconds for r in runs.values())
+    started = time.perf_counter()
     outcomes = _combine_parts(outcomes)
-    _record(target, run_id, validated_at, outcomes)
+    for run in runs.values():
+        mine = [o for o in outcomes if o.dataset == run.dataset]
+        run.rows = max((o.element_count for o in mine), default=0)
+        run.success = all(o.success for o in mine)
+    _record(target, run_id, validated_at, outcomes, windows, list(runs.values()))
     _set_gate(target, run_id, validated_at, critical_passed=not any(
         not o.success and o.severity == "critical" for o in outcomes))
+    timings["record"] = time.perf_counter() - started
     return QualityReport(run_id=run_id, validated_at=validated_at, outcomes=outcomes,
-                         docs_index=docs_dir / "index.html")
+                         docs_index=docs_dir / "index.html", mode=mode, datasets=list(runs.values()),
+                         timings=timings)
+
+
+def dataset_of(name: str) -> Dataset:
+    return next(dataset for suite in SUITES for dataset in suite.datasets if dataset.name == name)
 
 
 def _combine_parts(outcomes: list[ExpectationOutcome]) -> list[ExpectationOutcome]:
@@ -225,7 +373,14 @@ def _combine_parts(outcomes: list[ExpectationOutcome]) -> list[ExpectationOutcom
     return list(combined.values())
 
 
-def _record(target: Target, run_id: str, validated_at: datetime, outcomes: list[ExpectationOutcome]) -> None:
+def _record(target: Target, run_id: str, validated_at: datetime, outcomes: list[ExpectationOutcome],
+            windows: dict[str, _Window], runs: list[DatasetRun]) -> None:
+    """The results, and in the same transaction the watermark: the loads of each incremental dataset
+    that passed are recorded as validated. A dataset that failed records nothing, so its new loads are
+    validated again (and the failure reported again) by the next run until they pass, as a full run
+    would. A full run replaces the dataset's watermark by the loads it saw when it passed, and clears it
+    when it failed: rows behind the watermark no longer all pass (the table changed, e.g. a model did),
+    so the next runs read the dataset whole until it passes."""
     with connect(target) as warehouse:
         warehouse.begin()
         try:
@@ -234,15 +389,34 @@ def _record(target: Target, run_id: str, validated_at: datetime, outcomes: list[
                 f"create table if not exists {RESULTS_TABLE} (run_id varchar, validated_at timestamp, "
                 "suite_name varchar, severity varchar, dataset_name varchar, expectation_type varchar, "
                 "column_name varchar, success boolean, element_count bigint, unexpected_count bigint, "
-                "unexpected_keys varchar)"
+                "unexpected_keys varchar, validation_mode varchar)"
             )
-            marks = ", ".join([warehouse.placeholder] * 11)
+            # Tables created before incremental validation lack the mode (their rows were full runs).
+            warehouse.execute(f"alter table {RESULTS_TABLE} add column if not exists validation_mode varchar")
+            marks = ", ".join([warehouse.placeholder] * 12)
             for o in outcomes:
                 warehouse.execute(
-                    f"insert into {RESULTS_TABLE} values ({marks})",
+                    f"insert into {RESULTS_TABLE} (run_id, validated_at, suite_name, severity, dataset_name, "
+                    "expectation_type, column_name, success, element_count, unexpected_count, unexpected_keys, "
+                    f"validation_mode) values ({marks})",
                     [run_id, validated_at, o.suite, o.severity, o.dataset, o.expectation, o.column, o.success,
-                     o.element_count, o.unexpected_count, ",".join(o.unexpected_keys)],
+                     o.element_count, o.unexpected_count, ",".join(o.unexpected_keys), o.mode],
                 )
+            _ensure_loads_table(warehouse)
+            mark = warehouse.placeholder
+            for run in runs:
+                window = windows[run.dataset]
+                if not dataset_of(run.dataset).incremental:
+                    continue
+                if run.mode == "full":  # the loads present replace the watermark, passed or not
+                    warehouse.execute(f"delete from {LOADS_TABLE} where dataset_name = {mark}", [run.dataset])
+                if not run.success:
+                    continue
+                for load_id, loaded_at, rows in window.loads:
+                    if load_id is not None:
+                        warehouse.execute(
+                            f"insert into {LOADS_TABLE} values ({', '.join([mark] * 7)})",
+                            [run.dataset, load_id, loaded_at, rows, run_id, validated_at, run.mode])
             warehouse.commit()
         except Exception:
             warehouse.rollback()

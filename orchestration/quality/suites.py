@@ -23,6 +23,14 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 MAX_IDENTIFIERS_PER_PROFILE = 200
 
 
+# Expectations judged row by row: the outcome over a table is the sum of the outcomes over its loads
+# (with `mostly`, the share of each validated window), so they can be validated on new rows only.
+ROW_EXPECTATIONS = (
+    gxe.ExpectColumnValuesToNotBeNull, gxe.ExpectColumnValuesToBeInSet, gxe.ExpectColumnValuesToBeBetween,
+    gxe.ExpectColumnValuesToMatchRegex,
+)
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -33,10 +41,39 @@ class Dataset:
     # Large DuckDB datasets are validated in parts split by a hash of this column (default: the key);
     # it must be the column a uniqueness expectation checks, so duplicates meet in one part.
     partition_by: str | None = None
+    # Incremental validation (`run_quality(..., incremental=True)`): the table the dataset reads, written
+    # `{table}` in `sql`, and its lineage column naming the load of each row. An incremental run reads
+    # the table's rows of loads not validated before, plus every other row sharing the value of a
+    # uniqueness-checked column with one of them (that column must be a column of the table, under the
+    # same name). Datasets without them (profiles, identity, the consent guard) are always validated whole.
+    table: str | None = None
+    incremental_by: str | None = None
+    loaded_at_column: str = "_loaded_at"
 
     @property
     def partition_column(self) -> str:
         return self.partition_by or self.key
+
+    @property
+    def incremental(self) -> bool:
+        return self.table is not None and self.incremental_by is not None
+
+    @property
+    def unique_columns(self) -> tuple[str, ...]:
+        """The columns of the expectations that compare rows with each other (uniqueness)."""
+        return tuple(e.column for e in self.expectations if isinstance(e, gxe.ExpectColumnValuesToBeUnique))
+
+    def __post_init__(self) -> None:
+        if not self.incremental:
+            return
+        if "{table}" not in self.sql:
+            raise ValueError(f"dataset {self.name}: an incremental dataset reads its table as {{table}}")
+        for expectation in self.expectations:
+            if not isinstance(expectation, ROW_EXPECTATIONS + (gxe.ExpectColumnValuesToBeUnique,)):
+                # An aggregate (a mean, a distinct count, a compound key) over new rows says nothing
+                # exact about the whole table: such a dataset must be validated whole.
+                raise ValueError(f"dataset {self.name}: {type(expectation).__name__} cannot be validated "
+                                 "incrementally; validate the dataset whole (no table/incremental_by)")
 
 
 @dataclass(frozen=True)
@@ -110,8 +147,10 @@ SUITES: tuple[Suite, ...] = (
         datasets=(
             Dataset(
                 name="raw_tracks",
-                sql="select id, anonymous_id, user_id, received_at from raw.tracks",
+                sql="select id, anonymous_id, user_id, received_at from {table}",
                 key="id",
+                table="raw.tracks",
+                incremental_by="_load_id",
                 expectations=(
                     gxe.ExpectColumnValuesToNotBeNull(column="id", mostly=0.99),
                     gxe.ExpectColumnValuesToNotBeNull(column="received_at", mostly=0.99),
@@ -119,8 +158,10 @@ SUITES: tuple[Suite, ...] = (
             ),
             Dataset(
                 name="stg_segment__tracks",
-                sql="select message_id, event_name, event_at from staging.stg_segment__tracks",
+                sql="select message_id, event_name, event_at from {table}",
                 key="message_id",
+                table="staging.stg_segment__tracks",
+                incremental_by="_load_id",
                 expectations=(
                     gxe.ExpectColumnValuesToNotBeNull(column="message_id"),
                     gxe.ExpectColumnValuesToBeUnique(column="message_id"),
@@ -132,8 +173,10 @@ SUITES: tuple[Suite, ...] = (
             ),
             Dataset(
                 name="stg_segment__identifies",
-                sql="select message_id, email from staging.stg_segment__identifies",
+                sql="select message_id, email from {table}",
                 key="message_id",
+                table="staging.stg_segment__identifies",
+                incremental_by="_load_id",
                 expectations=(
                     gxe.ExpectColumnValuesToBeUnique(column="message_id"),
                     gxe.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_PATTERN),
