@@ -48,7 +48,7 @@ from orchestration.dagster_defs.assets.dbt import (  # noqa: E402
     segmentation_dbt,
 )
 from orchestration.dagster_defs.assets.raw import WAREHOUSE_POOL, load_raw, raw_asset_key  # noqa: E402
-from orchestration.dagster_defs.checks import SPECS, quality_suites  # noqa: E402
+from orchestration.dagster_defs.checks import INCREMENTAL_JOBS, SPECS, quality_suites  # noqa: E402
 from orchestration.dagster_defs.definitions import sync_assets  # noqa: E402
 from orchestration.dagster_defs.jobs import (  # noqa: E402
     FULL_REFRESH_CONFIG,
@@ -219,6 +219,13 @@ def test_schedules_start_the_right_job_with_the_right_config() -> None:
 def _settled(path: Path) -> None:
     past = time.time() - SETTLE_SECONDS - 5
     os.utime(path, (past, past))
+
+
+def test_only_the_hourly_build_validates_events_incrementally() -> None:
+    """The hourly build's quality step reads only new loads of raw and staged events; the nightly full
+    build (and any other job) validates every row."""
+    assert {hourly_schedule.job_name} == INCREMENTAL_JOBS
+    assert nightly_schedule.job_name not in INCREMENTAL_JOBS
 
 
 def test_the_landing_sensor_fires_once_per_new_or_changed_files(

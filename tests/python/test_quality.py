@@ -175,3 +175,122 @@ def test_large_datasets_validated_in_parts_give_the_same_outcomes(
     assert max(o.element_count for o in parted.outcomes) > 150 * 3  # several parts were combined
     assert summary(parted) == summary(whole)
     assert not all(o.success for o in parted.outcomes)
+
+
+# --------------------------------------------------------------------------------------------------
+# Incremental validation: only the rows of loads not validated before (plus, for uniqueness, the
+# earlier rows sharing a value with a new one).
+# --------------------------------------------------------------------------------------------------
+
+BATCH_LOAD = "quality-test-batch"
+BATCH_ROWS = 20
+
+
+def _copy(built: dict, name: str) -> Target:
+    if built["server"] is None:
+        database = built["work"] / f"{name}.duckdb"
+        shutil.copy(built["target"].duckdb_path, database)
+        return Target(name="duckdb", kind="duckdb", duckdb_path=database)
+    return built["server"].database(f"quality_{name}", template=built["target"].postgres.dbname)
+
+
+def _load_batch(target: Target, message_id: str = "'batch-' || message_id", event: str = "event") -> None:
+    """A new load as the loader and dbt would leave it: BATCH_ROWS new raw tracks (copies of existing rows
+    under new ids) and their staged rows, all with a new `_load_id`. `message_id` and `event` are the SQL
+    of the staged rows' values (the defaults make them new and valid)."""
+    with connect(target) as warehouse:
+        for table, id_sql, extra in (("raw.tracks", "'batch-' || id", ""),
+                                     ("staging.base_segment__tracks", message_id, f", event = {event}")):
+            id_column = "id" if table == "raw.tracks" else "message_id"
+            where = "" if table == "raw.tracks" else " where rejection_reason is null"
+            warehouse.execute(f"create temporary table batch_rows as select * from {table}{where} "
+                              f"order by {id_column} limit {BATCH_ROWS}")
+            warehouse.execute(f"update batch_rows set {id_column} = {id_sql}, _load_id = '{BATCH_LOAD}', "
+                              f"_loaded_at = _loaded_at + interval '1 day'{extra}")
+            warehouse.execute(f"insert into {table} select * from batch_rows")
+            warehouse.execute("drop table batch_rows")
+
+
+def _runs(report: QualityReport) -> dict[str, tuple[str, int]]:
+    return {run.dataset: (run.mode, run.rows) for run in report.datasets}
+
+
+def _rows(report: QualityReport, dataset: str) -> set[int]:
+    return {o.element_count for o in report.outcomes if o.dataset == dataset}
+
+
+def test_an_incremental_run_validates_only_new_loads_and_a_clean_batch_passes(built: dict) -> None:
+    target = _copy(built, "inc_clean")
+    docs = built["work"] / "docs_inc_clean"
+    first = run_quality(target, docs_dir=docs, incremental=True)  # no watermark yet: everything
+    assert first.failed() == [] and {mode for mode, _ in _runs(first).values()} == {"full"}
+    totals = {name: rows for name, (_, rows) in _runs(first).items()}
+    assert totals["raw_tracks"] == _query(target, "select count(*) from raw.tracks")[0][0]
+
+    _load_batch(target)
+    report = run_quality(target, docs_dir=docs, incremental=True)
+    assert report.failed() == [], report.failed()
+    assert report.mode == "incremental"
+    runs = _runs(report)
+    # Event datasets: only the new load's rows; the rest whole, as in full mode.
+    assert runs["raw_tracks"] == ("incremental", BATCH_ROWS)
+    assert runs["stg_segment__tracks"] == ("incremental", BATCH_ROWS)
+    assert runs["stg_segment__identifies"] == ("incremental", 0)
+    for name in ("identity_map", "profile_sizes", "profile_traits", "activation_rows"):
+        assert runs[name] == ("full", totals[name])
+    assert _rows(report, "stg_segment__tracks") == {BATCH_ROWS}  # every expectation saw only the new rows
+    recorded = _query(target, f"select dataset_name, validation_mode, max(element_count) from {RESULTS_TABLE} "
+                              "where run_id = ? group by dataset_name, validation_mode", (report.run_id,))
+    assert ("stg_segment__tracks", "incremental", BATCH_ROWS) in recorded
+    assert ("profile_traits", "full", totals["profile_traits"]) in recorded
+    # The watermark moved: the batch is recorded for each event dataset that has its rows, and the next
+    # run validates nothing of the event datasets.
+    marked = _query(target, f"select dataset_name, row_count from {runner.LOADS_TABLE} where load_id = ?",
+                    (BATCH_LOAD,))
+    assert sorted(marked) == [("raw_tracks", BATCH_ROWS), ("stg_segment__tracks", BATCH_ROWS)]
+    again = _runs(run_quality(target, docs_dir=docs, incremental=True))
+    assert again["raw_tracks"] == again["stg_segment__tracks"] == ("incremental", 0)
+    # A full run still validates every row.
+    full = _runs(run_quality(target, docs_dir=docs))
+    assert full["raw_tracks"] == ("full", totals["raw_tracks"] + BATCH_ROWS)
+
+
+def test_an_incremental_run_catches_a_duplicate_of_an_old_row_and_keeps_reporting_it(built: dict) -> None:
+    """A new staged row repeating the message_id of a row validated before: the old row joins the
+    window, so the uniqueness expectation fails and names the message id, as a full run does."""
+    target = _copy(built, "inc_duplicate")
+    docs = built["work"] / "docs_inc_duplicate"
+    assert run_quality(target, docs_dir=docs).failed() == []  # the full run records the watermark
+    old = _query(target, "select min(message_id) from staging.stg_segment__tracks")[0][0]
+    # The first batch row repeats the old message id; the others are new.
+    _load_batch(target, message_id=f"case when message_id = (select min(message_id) from batch_rows) "
+                                   f"then '{old}' else 'batch-' || message_id end")
+    report = run_quality(target, docs_dir=docs, incremental=True)
+    failed = {(o.dataset, o.expectation): o for o in report.failed()}
+    assert set(failed) == {("stg_segment__tracks", "expect_column_values_to_be_unique")}
+    duplicate = failed[("stg_segment__tracks", "expect_column_values_to_be_unique")]
+    assert duplicate.unexpected_keys == [old] and duplicate.unexpected_count == 2  # the old row and the new
+    assert duplicate.element_count == BATCH_ROWS + 1  # the new rows and the one old row sharing a key
+    assert duplicate.mode == "incremental" and report.critical_passed
+    full = run_quality(target, docs_dir=built["work"] / "docs_inc_duplicate_full")
+    assert [(o.dataset, o.unexpected_keys, o.unexpected_count) for o in full.failed()] == [
+        ("stg_segment__tracks", [old], 2)]  # the same outcome as a full run
+    # The failed dataset's watermark did not move: the next incremental run reports it again.
+    assert _query(target, f"select count(*) from {runner.LOADS_TABLE} where load_id = ? "
+                          "and dataset_name = 'stg_segment__tracks'", (BATCH_LOAD,)) == [(0,)]
+    again = run_quality(target, docs_dir=docs, incremental=True)
+    assert [(o.dataset, o.unexpected_keys) for o in again.failed()] == [("stg_segment__tracks", [old])]
+    assert _runs(again)["raw_tracks"] == ("incremental", 0)  # raw passed: its watermark moved
+
+
+def test_an_incremental_run_catches_a_bad_row_in_new_data(built: dict) -> None:
+    target = _copy(built, "inc_bad_row")
+    docs = built["work"] / "docs_inc_bad_row"
+    assert run_quality(target, docs_dir=docs).failed() == []
+    _load_batch(target, event="case when message_id = (select min(message_id) from batch_rows) "
+                              "then 'Injected Unknown Event' else event end")
+    bad = _query(target, "select message_id from staging.stg_segment__tracks where event_name = ?",
+                 ("Injected Unknown Event",))
+    report = run_quality(target, docs_dir=docs, incremental=True)
+    assert [(o.dataset, o.column, o.unexpected_keys, o.element_count) for o in report.failed()] == [
+        ("stg_segment__tracks", "event_name", [bad[0][0]], BATCH_ROWS)]
