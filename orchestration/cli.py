@@ -496,11 +496,14 @@ def _print_quality_results(target: Target, run_id: str) -> bool:
     return _print_quality(run_id, outcomes, docs)
 
 
-def _run_quality(target: Target) -> bool:
+def _run_quality(target: Target, incremental: bool = False) -> bool:
     """Run every quality suite, print a summary; False when a critical suite failed."""
     from orchestration.quality.runner import run_quality
 
-    report = run_quality(target)
+    report = run_quality(target, incremental=incremental)
+    console.print(f"{report.mode} validation: {report.rows_validated:,} rows; "
+                  + ", ".join(f"{run.dataset} {run.rows:,}" + (" (new loads)" if run.mode == "incremental" else "")
+                              for run in report.datasets))
     return _print_quality(report.run_id, report.outcomes, report.docs_index)
 
 
@@ -530,10 +533,14 @@ def _print_quality(run_id: str, outcomes: list[ExpectationOutcome], docs_index: 
 
 
 @main.command("quality")
+@click.option("--incremental", is_flag=True,
+              help="Validate raw and staged events only on loads not validated before (plus, for uniqueness, "
+                   "the earlier rows sharing a value with a new row); the other datasets and the consent "
+                   "guard whole. Without a watermark yet, everything.")
 @target_option
-def quality_command(target_name: str | None) -> None:
+def quality_command(incremental: bool, target_name: str | None) -> None:
     """Run the Great Expectations suites (raw/staging, identity, profiles, consent guard)."""
-    if not _run_quality(resolve_target(target_name)):
+    if not _run_quality(resolve_target(target_name), incremental=incremental):
         sys.exit(1)
 
 

@@ -205,8 +205,8 @@ class Bench:
                                      "order by run_at desc limit 1").fetchone()
         return None if row is None else row[0]
 
-    def run_stages(self, load_folder: Path, label: str) -> list[StageResult]:
-        """Every stage once, in order; after the load of a full build also T0."""
+    def run_stages(self, load_folder: Path, label: str, incremental: bool = False) -> list[StageResult]:
+        """Every stage once, in order. `incremental` (a batch): quality validates the new loads' events."""
         results = []
         for stage in STAGES:
             with console.status(f"{label}: {STAGE_LABELS[stage]}"):
@@ -214,6 +214,9 @@ class Bench:
                     result = self.python_stage("load", load_folder)
                 elif stage in DBT_STAGES:
                     result = self.dbt_stage(stage)
+                elif stage == "quality" and incremental:
+                    result = self.python_stage("quality_incremental")
+                    result.stage = "quality"
                 else:
                     result = self.python_stage(stage)
             if stage == "profiles":
@@ -283,7 +286,7 @@ def run(size: str, people: int, seed: int, batches: int, work: Path) -> Run:
                   f"{extra['t0_pairs']:.2f} s; scipy {extra['scipy_seconds']:.3f} s; partition equal to scipy's: "
                   f"{extra['partition_equal']}")
     for index, folder in enumerate(folders[1:], start=1):
-        measured.incremental.append(bench.run_stages(folder, f"batch {index}"))
+        measured.incremental.append(bench.run_stages(folder, f"batch {index}", incremental=True))
     measured.load_average.append(os.getloadavg()[0])
     return measured
 

@@ -106,20 +106,27 @@ def stage_t0(database: Path, work: Path, folder: Path | None) -> dict[str, Any]:
             "notes": f"{anonymous_ids:,} distinct anonymous ids"}
 
 
-def stage_quality(database: Path, work: Path, folder: Path | None) -> dict[str, Any]:
-    from orchestration.quality.runner import run_quality
-
+def stage_quality(database: Path, work: Path, folder: Path | None, incremental: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
-    report = run_quality(_target(database), docs_dir=work / "data_docs")
+    from orchestration.quality.runner import run_quality  # imports Great Expectations
+
+    imported = time.perf_counter() - started
+    report = run_quality(_target(database), docs_dir=work / "data_docs", incremental=incremental)
     seconds = time.perf_counter() - started
-    validated: dict[tuple[str, str], int] = {}
-    for outcome in report.outcomes:
-        key = (outcome.suite, outcome.dataset)
-        validated[key] = max(validated.get(key, 0), outcome.element_count)
     failed = report.failed()
-    return {"rows": sum(validated.values()), "seconds": seconds, "critical_passed": report.critical_passed,
-            "notes": f"{len(report.outcomes)} expectations, {len(failed)} failed; consent guard "
-                     f"{'passed' if report.critical_passed else 'FAILED'}"}
+    phases = {"import": imported, **report.timings}
+    return {"rows": report.rows_validated, "seconds": seconds, "critical_passed": report.critical_passed,
+            "mode": report.mode, "phases": phases,
+            "datasets": {run.dataset: {"mode": run.mode, "rows": run.rows, "fetch": run.fetch_seconds,
+                                       "validate": run.validate_seconds} for run in report.datasets},
+            "notes": f"{report.mode}: {len(report.outcomes)} expectations, {len(failed)} failed; consent guard "
+                     f"{'passed' if report.critical_passed else 'FAILED'}; "
+                     + ", ".join(f"{phase} {value:.1f} s" for phase, value in phases.items())}
+
+
+def stage_quality_incremental(database: Path, work: Path, folder: Path | None) -> dict[str, Any]:
+    """The quality stage of an incremental batch: events of new loads only (run_quality incremental)."""
+    return stage_quality(database, work, folder, incremental=True)
 
 
 def stage_sync(database: Path, work: Path, folder: Path | None) -> dict[str, Any]:
@@ -217,7 +224,8 @@ def stage_components(database: Path, work: Path, folder: Path | None) -> dict[st
 
 
 STAGES: dict[str, Callable[[Path, Path, Path | None], dict[str, Any]]] = {
-    "load": stage_load, "t0": stage_t0, "quality": stage_quality, "sync": stage_sync,
+    "load": stage_load, "t0": stage_t0, "quality": stage_quality, "quality_incremental": stage_quality_incremental,
+    "sync": stage_sync,
     "components": stage_components,
 }
 

@@ -1,7 +1,9 @@
 """Great Expectations suites as asset checks: one check per suite on each asset the suite validates.
 
 `run_quality` runs every suite once per run (one step for all checks), records the results in
-`quality.validation_results` and opens or closes `quality.activation_gate`. Warning suites report
+`quality.validation_results` and opens or closes `quality.activation_gate`. The hourly incremental build
+validates raw and staged events incrementally (only loads not validated before); every other job, the
+nightly full build among them, validates everything. Warning suites report
 with severity WARN. The consent guard is ERROR and blocking on the activation tables: when it fails,
 the step fails after reporting and nothing downstream of activation (the published views, the
 syncs) runs.
@@ -37,6 +39,8 @@ DATASET_ASSETS: dict[str, tuple[AssetKey, ...]] = {
                              for name in ("activation_email", "activation_ads", "activation_crm")),
 }
 SEVERITY = {"warning": AssetCheckSeverity.WARN, "critical": AssetCheckSeverity.ERROR}
+# Jobs whose quality step validates event datasets incrementally (orchestration/dagster_defs/jobs.py).
+INCREMENTAL_JOBS = frozenset({"hourly_incremental_build"})
 
 
 def check_name(suite: str) -> str:
@@ -71,7 +75,9 @@ SPECS = [
 @multi_asset_check(specs=SPECS, name="quality_suites", pool=WAREHOUSE_POOL, can_subset=True)
 def quality_suites(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[AssetCheckResult]:
     """Run every suite once; one result per (suite, asset) among the checks this run selected."""
-    report = run_quality(warehouse.target(), run_id=context.run.run_id)
+    report = run_quality(warehouse.target(), run_id=context.run.run_id,
+                         incremental=context.run.job_name in INCREMENTAL_JOBS)
+    runs = {run.dataset: run for run in report.datasets}
     by_dataset: dict[tuple[str, str], list[ExpectationOutcome]] = defaultdict(list)
     for outcome in report.outcomes:
         by_dataset[(outcome.suite, outcome.dataset)].append(outcome)
@@ -88,6 +94,10 @@ def quality_suites(context: AssetCheckExecutionContext, warehouse: WarehouseReso
             severity=SEVERITY[_SUITES[suite].severity],
             metadata={
                 "quality_run_id": report.run_id,
+                "validation_mode": report.mode,
+                "rows_validated": MetadataValue.json(
+                    {dataset: {"mode": runs[dataset].mode, "rows": runs[dataset].rows}
+                     for dataset in datasets if dataset in runs}),
                 "expectations": MetadataValue.int(len(outcomes)),
                 "failed": MetadataValue.int(len(failed)),
                 "failures": MetadataValue.json([
