@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import great_expectations as gx
-from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -57,7 +56,7 @@ class DatasetRun:
     new_loads: int = 0  # loads validated for the first time (full mode: every load of the table)
     new_rows: int = 0  # their rows
     fetch_seconds: float = 0.0  # DuckDB: counting and fetching the rows into pandas
-    validate_seconds: float = 0.0  # Great Expectations: the checkpoint, with its Data Docs update
+    validate_seconds: float = 0.0  # Great Expectations: the checkpoint (Data Docs are built once, after all)
     success: bool = True  # every expectation of the dataset passed
 
 
@@ -296,10 +295,11 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
             dataset_suite.add_expectation(expectation.copy())
         definition = context.validation_definitions.add(gx.ValidationDefinition(
             name=batch.name, data=batch.definition, suite=dataset_suite))
+        # No UpdateDataDocsAction: it rebuilt the site after every checkpoint (0.9 s each, for 0.05 s of
+        # validating a batch of 10,000 rows); the site is built once below, with the same pages.
         checkpoint = context.checkpoints.add(gx.Checkpoint(
             name=batch.name,
             validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs")],
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [dataset.key]},
         ))
         result = checkpoint.run(batch_parameters=batch.parameters, run_id=gx_run)
@@ -324,6 +324,9 @@ def run_quality(target: Target, docs_dir: Path | None = None, run_id: str | None
         batch.run.validate_seconds += time.perf_counter() - started
     timings["fetch"] = sum(r.fetch_seconds for r in runs.values())
     timings["validate"] = sum(r.validate_seconds for r in runs.values())
+    started = time.perf_counter()
+    context.build_data_docs(site_names=["segmentation"])
+    timings["docs"] = time.perf_counter() - started
     started = time.perf_counter()
     outcomes = _combine_parts(outcomes)
     for run in runs.values():

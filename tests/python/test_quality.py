@@ -99,6 +99,8 @@ def test_clean_sample_data_passes_every_suite(built: dict) -> None:
     assert {o.suite for o in report.outcomes} == {"raw_and_staging", "identity", "profiles", "consent_guard"}
     assert all(o.element_count > 0 for o in report.outcomes)  # every expectation saw rows
     assert report.docs_index.exists()
+    pages = list((report.docs_index.parent / "validations").rglob("*.html"))
+    assert len(pages) == len({o.dataset for o in report.outcomes})  # Data Docs: one page per dataset
     recorded = _query(target, f"select count(*), bool_and(success) from {RESULTS_TABLE} where run_id = ?",
                       (report.run_id,))
     assert recorded == [(len(report.outcomes), True)]
@@ -239,6 +241,10 @@ def test_an_incremental_run_validates_only_new_loads_and_a_clean_batch_passes(bu
     for name in ("identity_map", "profile_sizes", "profile_traits", "activation_rows"):
         assert runs[name] == ("full", totals[name])
     assert _rows(report, "stg_segment__tracks") == {BATCH_ROWS}  # every expectation saw only the new rows
+    # Data Docs name the mode: the run, and the event datasets validated incrementally.
+    pages = [str(page.relative_to(docs)) for page in (docs / "validations").rglob("*.html")
+             if f"incremental {report.run_id[:8]}" in str(page)]
+    assert len(pages) == 7 and sum("__incremental" in page for page in pages) == 3, pages
     recorded = _query(target, f"select dataset_name, validation_mode, max(element_count) from {RESULTS_TABLE} "
                               "where run_id = ? group by dataset_name, validation_mode", (report.run_id,))
     assert ("stg_segment__tracks", "incremental", BATCH_ROWS) in recorded
