@@ -143,64 +143,60 @@ where
 
 
 {#
-    Profile-partitioned incremental models (sessions, daily event counts) keep, on every row, the
-    profile's identity_fingerprint and the newest _loaded_at of the events behind the row. A profile is
-    recomputed from all its events when its identity changed (merge, split, new identifier, erasure)
-    or when events of it were loaded since the model last ran; every other profile keeps its rows.
-    The result equals a full rebuild.
+    Profile-partitioned incremental models. int_profiles__events holds every attributed behavioural
+    event with the profile it belongs to; it and the models built on it (sessions, daily event counts)
+    stamp every row they write with _processed_at, the start of the run. A model that has processed up
+    to time T (the newest _processed_at on its rows):
+      - deletes, before it builds (pre-hook), the rows of profiles whose identity changed after T
+        (int_profiles__identity_changes: merges, splits, new identifiers, vanished profiles), so a
+        profile that lost all its events or no longer exists loses its rows;
+      - recomputes every profile it is told to from all of that profile's events; delete+insert then
+        replaces the profile's rows.
+    Recomputing a profile more often than needed is always safe, so a watermark that moves back (after
+    the pre-hook's delete, or an erasure) only widens the work. The result equals a full rebuild.
 #}
 
-{# SQL selecting the profile ids whose identity changed since `target` was built (including ids that
-   no longer exist and ids not in `target` yet). #}
-{% macro identity_changed_profiles_sql(target) -%}
-    select coalesce(current_identity.profile_id, previous_identity.profile_id) as profile_id
-    from {{ ref('int_profiles__identity') }} as current_identity
-    full outer join (
-        select distinct
-            profile_id,
-            identity_fingerprint
-        from {{ target }}
-    ) as previous_identity
-        on current_identity.profile_id = previous_identity.profile_id
-    where
-        current_identity.identity_fingerprint is null
-        or previous_identity.identity_fingerprint is null
-        or current_identity.identity_fingerprint != previous_identity.identity_fingerprint
+{# The start of this run, to the microsecond: the _processed_at stamp of incremental profile models. #}
+{% macro run_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
 
 
-{# SQL selecting every profile to recompute in an incremental run of `target`. #}
-{% macro profiles_to_rebuild_sql(target) -%}
-    select profile_id from ({{ segmentation.identity_changed_profiles_sql(target) }}) as identity_changed
-    union
-    select profile_id from (
-        {{ segmentation.stitched_events_sql(
-            event_filter="_loaded_at > (select max(_max_loaded_at) from " ~ target ~ ")") }}
-    ) as new_events
+{# The newest _processed_at of `target` (an incremental profile model), or a time before any run. #}
+{% macro processed_watermark(target) -%}
+    (select coalesce(max(_processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ target }})
 {%- endmacro %}
 
 
-{# Pre-hook of profile-partitioned incremental models: drop the rows of profiles whose identity
-   changed, so a profile that lost all its events (or no longer exists) loses its rows too. The
-   delete+insert strategy then replaces the rows of every recomputed profile. #}
+{# SQL selecting the profile ids whose identity changed after `target` last processed (including ids
+   that no longer exist). #}
+{% macro identity_changed_since_sql(target) -%}
+    select profile_id from {{ ref('int_profiles__identity_changes') }}
+    where changed_at > {{ segmentation.processed_watermark(target) }}
+{%- endmacro %}
+
+
+{# Pre-hook of profile-partitioned incremental models: drop the rows of profiles whose identity changed
+   since the model last processed, so a profile that lost all its events (or no longer exists) loses
+   its rows too. #}
 {% macro delete_identity_changed_profiles(target) -%}
     {%- if is_incremental() -%}
         delete from {{ target }}
-        where profile_id in (
-            select profile_id from ({{ segmentation.identity_changed_profiles_sql(target) }}) as changed
-        )
+        where profile_id in ({{ segmentation.identity_changed_since_sql(target) }})
     {%- else -%}
         select 1 as nothing_to_delete
     {%- endif -%}
 {%- endmacro %}
 
 
-{# The events a profile-partitioned incremental model processes: all of them on a full build, else
-   every event of the profiles to rebuild. #}
-{% macro events_to_process() -%}
-    {%- if is_incremental() -%}
-        {{ segmentation.stitched_events_sql(only_profiles=segmentation.profiles_to_rebuild_sql(this)) }}
-    {%- else -%}
-        {{ segmentation.stitched_events_sql() }}
-    {%- endif -%}
+{# The attributed events a model built on int_profiles__events processes: all of them on a full build,
+   else every event of the profiles whose events were (re)written since the model last processed. #}
+{% macro profile_events_to_process() -%}
+    select * from {{ ref('int_profiles__events') }}
+    {%- if is_incremental() %}
+    where profile_id in (
+        select profile_id from {{ ref('int_profiles__events') }}
+        where _processed_at > {{ segmentation.processed_watermark(this) }}
+    )
+    {%- endif %}
 {%- endmacro %}

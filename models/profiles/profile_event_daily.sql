@@ -3,7 +3,7 @@
     how many such events the profile had and the first and last of them. Traits read these daily
     counts instead of the raw events. Incremental by profile, like sessions.
 -#}
-/* depends_on: {{ ref('privacy_suppressions') }} */
+/* depends_on: {{ ref('int_profiles__identity_changes') }} */
 {{ config(
     pre_hook="{{ segmentation.delete_identity_changed_profiles(this) }}",
 ) }}
@@ -11,16 +11,7 @@ with
 
 events as (
 
-    {{ segmentation.events_to_process() }}
-
-),
-
-profile_identity as (
-
-    select
-        profile_id,
-        identity_fingerprint
-    from {{ ref('int_profiles__identity') }}
+    {{ segmentation.profile_events_to_process() }}
 
 ),
 
@@ -44,10 +35,9 @@ daily as (
 final as (
 
     select
-        daily.*,
-        profile_identity.identity_fingerprint
+        *,
+        {{ segmentation.run_timestamp() }} as _processed_at
     from daily
-    inner join profile_identity on daily.profile_id = profile_identity.profile_id
 
 )
 

@@ -3,7 +3,7 @@
     so every window decays: a profile that goes quiet drops out of "last 7 days" counts without new
     data. Behaviour comes from profile_event_daily (day granularity: "last N days" is the N calendar
     days ending on the as-of date), orders from int_profiles__orders, cart abandonment from the
-    events themselves.
+    attributed events (int_profiles__events).
 -#}
 {%- set windows = var('trait_windows_days') %}
 {%- set trait_events = var('trait_events') %}
@@ -124,9 +124,15 @@ rfm as (
 
 cart_events as (
 
-    {{ segmentation.stitched_events_sql(event_filter=
-        "event_name in ('Product Added', 'Order Completed') and event_at <= " ~ as_of
-        ~ " and event_at > " ~ dbt.dateadd('day', -abandonment_lookback, as_of)) }}
+    select
+        profile_id,
+        event_name,
+        event_at
+    from {{ ref('int_profiles__events') }}
+    where
+        event_name in ('Product Added', 'Order Completed')
+        and event_at <= {{ as_of }}
+        and event_at > {{ dbt.dateadd('day', -abandonment_lookback, as_of) }}
 
 ),
 

@@ -1,10 +1,11 @@
 {#-
     One row per session: a profile's behavioural events (tracks, pages, screens) with no gap longer
     than var session_timeout_minutes (30) between consecutive events. Incremental by profile: a
-    profile with newly loaded events (late ones included) or a changed identity is re-sessionized from
-    all its events, so a late event lands in the right session and merged profiles' sessions merge.
+    profile whose events int_profiles__events rewrote (newly loaded events, late ones included, or a
+    changed identity) is re-sessionized from all its events, so a late event lands in the right session
+    and merged profiles' sessions merge (see macros/profiles/stitching.sql).
 -#}
-/* depends_on: {{ ref('privacy_suppressions') }} */
+/* depends_on: {{ ref('int_profiles__identity_changes') }} */
 {{ config(
     pre_hook="{{ segmentation.delete_identity_changed_profiles(this) }}",
 ) }}
@@ -13,16 +14,7 @@ with
 
 events as (
 
-    {{ segmentation.events_to_process() }}
-
-),
-
-profile_identity as (
-
-    select
-        profile_id,
-        identity_fingerprint
-    from {{ ref('int_profiles__identity') }}
+    {{ segmentation.profile_events_to_process() }}
 
 ),
 
@@ -54,15 +46,6 @@ numbered as (
 
 ),
 
-ordered_within_session as (
-
-    select
-        *,
-        row_number() over (partition by profile_id, session_number order by event_at, message_id) as event_rank
-    from numbered
-
-),
-
 sessions as (
 
     select
@@ -75,12 +58,12 @@ sessions as (
         sum(case when event_type = 'screen' then 1 else 0 end) as screen_views,
         sum(case when event_type = 'track' then 1 else 0 end) as track_events,
         sum(case when event_name = 'Order Completed' then 1 else 0 end) as orders_completed,
-        max(case when event_rank = 1 then message_id end) as first_message_id,
-        max(case when event_rank = 1 then page_url end) as landing_page_url,
-        max(case when event_rank = 1 then campaign_source end) as campaign_source,
-        max(case when event_rank = 1 then campaign_medium end) as campaign_medium,
+        max(case when is_session_start = 1 then message_id end) as first_message_id,
+        max(case when is_session_start = 1 then page_url end) as landing_page_url,
+        max(case when is_session_start = 1 then campaign_source end) as campaign_source,
+        max(case when is_session_start = 1 then campaign_medium end) as campaign_medium,
         max(_loaded_at) as _max_loaded_at
-    from ordered_within_session
+    from numbered
     group by profile_id, session_number
 
 ),
@@ -105,10 +88,9 @@ final as (
         sessions.landing_page_url,
         sessions.campaign_source,
         sessions.campaign_medium,
-        profile_identity.identity_fingerprint,
-        sessions._max_loaded_at
+        sessions._max_loaded_at,
+        {{ segmentation.run_timestamp() }} as _processed_at
     from sessions
-    inner join profile_identity on sessions.profile_id = profile_identity.profile_id
 
 )
 

@@ -23,13 +23,16 @@ AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 CUTS = ("2026-05-01", "2026-08-01", "2026-10-01")
 # Lineage differs between the two builds (load time), everything else must be equal.
 COMPARED = {
-    "profiles.sessions": "* exclude (_max_loaded_at, session_id)",
-    "profiles.profile_event_daily": "* exclude (_max_loaded_at)",
+    "profiles.int_profiles__events": "* exclude (_loaded_at, _processed_at)",
+    "profiles.sessions": "* exclude (_max_loaded_at, session_id, _processed_at)",
+    "profiles.profile_event_daily": "* exclude (_max_loaded_at, _processed_at)",
     "profiles.profile_traits": "*",
     "profiles.profile_consent": "*",
     "profiles.profile_consent_history": "*",
     "profiles.profiles": "*",
 }
+
+INCREMENTAL = ("profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily")
 
 
 def _tables(database, rename: dict[str, str] | None = None) -> dict[str, set]:
@@ -69,6 +72,15 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
         load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=incremental))
         run_dbt(incremental, work, "build", *AS_OF)
 
+    # What the last batch's run rewrote in the incremental profile models (the rest was kept).
+    rewritten = {}
+    with duckdb.connect(str(incremental), read_only=True) as connection:
+        for table in INCREMENTAL:
+            rewritten[table] = connection.execute(
+                f"select count(*) filter (where _processed_at = (select max(_processed_at) from {table})), "
+                f"count(distinct profile_id) filter (where _processed_at = (select max(_processed_at) from {table})), "
+                f"count(*), count(distinct profile_id) from {table}").fetchone()
+
     full = work / "full.duckdb"
     load_folder(sample, Target(name="duckdb", kind="duckdb", duckdb_path=full))
     run_dbt(full, work, "build", *AS_OF)
@@ -79,6 +91,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
         "after_batches": _tables(incremental, rename), "full": _tables(full),
         "batched_people": set(batched_people.values()), "full_people": set(full_people.values()),
+        "rewritten": rewritten,
         "renamed": sum(1 for old, new in rename.items() if old != new),
     }
 
@@ -96,3 +109,10 @@ def test_batches_equal_one_full_build(builds: dict, table: str) -> None:
     assert len(full) > 100, table
     assert batched - full == set(), table
     assert full - batched == set(), table
+
+
+@pytest.mark.parametrize("table", INCREMENTAL)
+def test_the_last_batch_rewrote_only_the_profiles_it_touched(builds: dict, table: str) -> None:
+    rows, profiles, total_rows, total_profiles = builds["rewritten"][table]
+    assert 0 < profiles < total_profiles * 0.8, (table, profiles, total_profiles)
+    assert 0 < rows < total_rows * 0.8, (table, rows, total_rows)
