@@ -85,8 +85,12 @@ class PostgresServer:
         subprocess.run([str(PG_SCRIPT), "down"], env=self.env, capture_output=True, timeout=120)
 
     def database(self, name: str, template: str | None = None) -> Target:
-        """A fresh database `name` (a copy of `template` when given), as a postgres target."""
-        args = [str(PG_SCRIPT), "database", name, *([template] if template else [])]
+        """A fresh database `name` (a copy of `template` when given, else empty), as a postgres target.
+
+        The script keeps an existing database when given no template; a test cluster outlives the
+        session, so without a template the database is dropped and made again from template1.
+        """
+        args = [str(PG_SCRIPT), "database", name, template or "template1"]
         completed = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=300)
         assert completed.returncode == 0, completed.stderr[-4000:]
         return self.target(name)
