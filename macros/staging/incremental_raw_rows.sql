@@ -31,7 +31,7 @@
     rank_column='delivery_rank',
     rank_partition=['quarantine_reason is null']
 ) %}
-{%- if is_incremental() %}
+{%- if is_incremental() -%}
 with
 
 staged_loads as (
@@ -72,7 +72,7 @@ select * from {{ source_relation }}
 where
     _load_id not in (select staged_loads._load_id from staged_loads)
     or {{ raw_key }} in (select touched_keys.touched_key from touched_keys)
-{%- else %}
+{%- else -%}
 select * from {{ source_relation }}
-{%- endif %}
+{%- endif -%}
 {% endmacro %}
