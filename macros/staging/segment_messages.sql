@@ -5,6 +5,12 @@
       missing_message_id, missing_identity, missing_timestamp, malformed_json, future_timestamp,
       missing_event_name (tracks only), duplicate_message_id (a redelivery of a staged message).
     Of several valid deliveries of one message id the earliest received_at is staged.
+    `delivery_rank` numbers the deliveries of one message id (valid and rejected ones apart); a row
+    without a message id is a delivery of nothing else, its rank is 1.
+
+    The base models are incremental (unique key message_id, delete+insert): an incremental run
+    classifies only the rows incremental_raw_rows selects, i.e. every delivery of the message ids it
+    touches, so each touched message id is ranked again over all its raw rows, as a full build would.
 
     source_relation: the raw table (a source()).
     payload_column: its JSON column ('traits' or 'properties').
@@ -18,7 +24,7 @@ with
 
 source as (
 
-    select * from {{ source_relation }}
+    {{ segmentation.incremental_raw_rows(source_relation, segmentation.normalise_id('id'), 'message_id') | indent(4) }}
 
 ),
 
@@ -94,10 +100,13 @@ ranked as (
 
     select
         *,
-        row_number() over (
-            partition by message_id, case when quarantine_reason is null then 1 else 0 end
-            order by received_at, _loaded_at, _file_name, _file_row_number
-        ) as delivery_rank
+        case
+            when message_id is null then 1
+            else row_number() over (
+                partition by message_id, case when quarantine_reason is null then 1 else 0 end
+                order by received_at, _loaded_at, _file_name, _file_row_number
+            )
+        end as delivery_rank
     from checked
 
 ),

@@ -1,0 +1,78 @@
+{#
+    The raw rows an incremental base model (delete+insert on `key`) classifies in this run: the body of
+    its `source` CTE.
+
+    Full build (first run or --full-refresh): every raw row.
+    Incremental run, the union of
+      - the rows of loads the base table does not hold yet: raw tables are append-only and a load
+        commits all its rows in one transaction with one _load_id, so a load is in the base table
+        entirely or not at all (compared by _load_id, not by a _loaded_at watermark, which a load
+        committed after a later-started one would slip under);
+      - every raw row whose key is the key of such a new row: all deliveries of a touched key are
+        ranked again, so a redelivery that arrives late but was received earlier takes the staged
+        place, exactly as in a full build;
+      - every raw row of a key whose ranks have a gap in the base table: the erasure deleted some of
+        its rows (raw and base together), a full build would number the remaining ones 1..n. A group of
+        n ranks has a gap exactly when max(rank) <> count(*), and only keys with a rank above 1 can.
+    delete+insert then replaces every base row of the classified keys. Rows without a key are only
+    selected as rows of new loads and a null key matches no row in the delete, so they are inserted
+    once and never removed (their rank is always 1, it does not depend on other rows).
+
+    source_relation: the raw table (a source()).
+    raw_key: the expression over the raw table that the model's unique key is computed from.
+    key: the model's unique key column.
+    rank_column: the model's rank among the rows of one key.
+    rank_partition: further expressions the rank is partitioned by besides the key.
+#}
+{% macro incremental_raw_rows(
+    source_relation,
+    raw_key,
+    key,
+    rank_column='delivery_rank',
+    rank_partition=['quarantine_reason is null']
+) %}
+{%- if is_incremental() -%}
+with
+
+staged_loads as (
+
+    select distinct _load_id from {{ this }}
+    where _load_id is not null
+
+),
+
+new_rows as (
+
+    select {{ raw_key }} as touched_key
+    from {{ source_relation }}
+    where _load_id not in (select staged_loads._load_id from staged_loads)
+
+),
+
+gapped_keys as (
+
+    select {{ key }} as touched_key
+    from {{ this }}
+    where {{ key }} in (select ranked.{{ key }} from {{ this }} as ranked where ranked.{{ rank_column }} > 1)
+    group by {{ key }}, {{ rank_partition | join(', ') }}
+    having max({{ rank_column }}) <> count(*)
+
+),
+
+touched_keys as (
+
+    select touched_key from new_rows
+    where touched_key is not null
+    union
+    select touched_key from gapped_keys
+
+)
+
+select * from {{ source_relation }}
+where
+    _load_id not in (select staged_loads._load_id from staged_loads)
+    or {{ raw_key }} in (select touched_keys.touched_key from touched_keys)
+{%- else -%}
+select * from {{ source_relation }}
+{%- endif -%}
+{% endmacro %}
