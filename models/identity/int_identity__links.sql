@@ -12,8 +12,13 @@
     post_hook="{{ segmentation.identity_links_finish() }}",
 ) }}
 {%- set incremental_run = segmentation.identity_inputs_mode('int_identity__links') == 'incremental' %}
+{%- set touched_overrides = '' %}
 {%- if incremental_run %}
-{%- set touched = segmentation.identity_work_relation('int_identity__touched') %}
+    {%- set touched = segmentation.identity_work_relation('int_identity__touched') %}
+    {#- Only overrides with a touched identifier: the others' links are kept as they are. -#}
+    {%- set touched_overrides = ' and (identifier_value_a in (select identifier_value from ' ~ touched
+        ~ ' where identifier_type = identifier_type_a) or identifier_value_b in (select identifier_value from '
+        ~ touched ~ ' where identifier_type = identifier_type_b))' %}
 {%- endif %}
 with
 
@@ -30,18 +35,7 @@ pairs as (
 overrides as (
 
     select * from {{ ref('identity_overrides') }}
-    where
-        action = 'force_merge'
-        {%- if incremental_run %}
-        and (
-            identifier_value_a in (
-                select identifier_value from {{ touched }} where identifier_type = identifier_type_a
-            )
-            or identifier_value_b in (
-                select identifier_value from {{ touched }} where identifier_type = identifier_type_b
-            )
-        )
-        {%- endif %}
+    where action = 'force_merge'{{ touched_overrides }}
 
 ),
 

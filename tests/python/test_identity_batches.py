@@ -215,3 +215,32 @@ def test_split_gets_a_new_id_and_a_retired_id_is_never_reused(batched: dict) -> 
     assert log == [
         ("split", new_id, original_id), ("merge", new_id, original_id), ("split", second_new_id, original_id)
     ]
+
+
+def test_a_blocklist_change_rebuilds_the_inputs(batched: dict) -> None:
+    """A new blocklist rule invalidates stored identifiers and links: the next run rebuilds both from all
+    staged rows, with the same result as a full refresh."""
+    work = batched["work"]
+    project = copy_project(work / "project_blocklist")
+    database = batched["incremental"]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        node_id, value = connection.execute(
+            """
+            select node_id, identifier_value from identity.int_identity__identifiers
+            where identifier_type = 'email' and not is_blocked
+              and node_id in (select node_a from identity.int_identity__links)
+            order by identifier_value
+            limit 1
+            """
+        ).fetchone()
+    blocklist = project / "seeds" / "identity_blocklist.csv"
+    blocklist.write_text(blocklist.read_text() + f"email,exact,{value},pytest: blocked later\n")
+
+    output = _dbt(project, database, work, "build", *SELECTION)
+    assert "rebuilding int_identity__identifiers" in output and "rebuilding int_identity__links" in output
+    rebuilt = _inputs(database)
+    assert [row[7] for row in rebuilt["identifiers"] if row[0] == node_id] == [True]
+    assert not [row for row in rebuilt["links"] if node_id in (row[0], row[1])]
+
+    _dbt(project, database, work, "build", "--full-refresh", *SELECTION)
+    assert _inputs(database) == rebuilt
