@@ -222,7 +222,8 @@ def test_identity_inputs_after_erasures_equal_a_rebuild(erased: dict) -> None:
     incremental = snapshot()
     run_dbt(target, work, "build", "--full-refresh", *select)
     rebuilt = snapshot()
-    assert erased["dirty_after_erasure"] > 0
     for table in columns:
         assert incremental[table] - rebuilt[table] == set(), table
         assert rebuilt[table] - incremental[table] == set(), table
+    # The equality is not vacuous: the erased person shared rows with identifiers that stay.
+    assert erased["dirty_after_erasure"] > 0
