@@ -114,7 +114,7 @@
 {% macro identity_ensure_state_tables() -%}
     {%- set state = segmentation.identity_work_relation('identity_inputs_state') -%}
     {%- set dirty = segmentation.identity_work_relation('identity_dirty_identifiers') -%}
-    {%- do adapter.create_schema(state) -%}
+    {%- do segmentation.ensure_schema(state) -%}
     {%- do run_query('create table if not exists ' ~ state ~ ' (model_name ' ~ dbt.type_string() ~ ', run_id '
         ~ dbt.type_string() ~ ', fingerprint ' ~ dbt.type_string() ~ ', loaded_at_watermark ' ~ dbt.type_timestamp() ~ ')') -%}
     {%- do run_query('create table if not exists ' ~ dirty ~ ' (identifier_type ' ~ dbt.type_string()
