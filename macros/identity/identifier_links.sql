@@ -28,15 +28,25 @@
 {#
     One row per (identifier pair, source) observed together in one record: every pair of non-null
     identifiers of a record, in canonical order (type_a, value_a) < (type_b, value_b), aggregated.
+    touched=true (incremental runs, macros/identity/incremental_inputs.sql): only pairs with at least one
+    identifier in this run's touched set, read from the touched rows of each source (every staged row
+    that carries a touched identifier), so each such pair is aggregated over all its records.
 #}
-{% macro identity_pairs_sql() -%}
+{% macro identity_pairs_sql(touched=false) -%}
     {%- set selects = [] -%}
     {%- for source in segmentation.identity_sources() -%}
+        {%- set source_index = loop.index -%}
         {%- set types = source['identifiers'] | list -%}
         {%- for i in range(types | length) -%}
             {%- for j in range(i + 1, types | length) -%}
                 {%- set type_i, type_j = types[i], types[j] -%}
-                {%- set column_i, column_j = source['identifiers'][type_i], source['identifiers'][type_j] -%}
+                {%- if touched -%}
+                    {%- set column_i, column_j, observed_at = type_i, type_j, 'observed_at' -%}
+                    {%- set relation = segmentation.identity_touched_rows_relation(source_index) -%}
+                {%- else -%}
+                    {%- set column_i, column_j = source['identifiers'][type_i], source['identifiers'][type_j] -%}
+                    {%- set observed_at, relation = source['observed_at'], ref(source['model']) -%}
+                {%- endif -%}
                 {%- set sql -%}
     select
         '{{ type_i }}' as type_i,
@@ -44,11 +54,17 @@
         '{{ type_j }}' as type_j,
         {{ column_j }} as value_j,
         '{{ source["model"] }}' as source_model,
-        min({{ source['observed_at'] }}) as first_seen_at,
-        max({{ source['observed_at'] }}) as last_seen_at,
+        min({{ observed_at }}) as first_seen_at,
+        max({{ observed_at }}) as last_seen_at,
         count(*) as observations
-    from {{ ref(source['model']) }}
+    from {{ relation }}
     where {{ column_i }} is not null and {{ column_j }} is not null
+    {%- if touched %}
+        and (
+            {{ column_i }} in ({{ segmentation.identity_touched_values_sql(type_i) }})
+            or {{ column_j }} in ({{ segmentation.identity_touched_values_sql(type_j) }})
+        )
+    {%- endif %}
     group by {{ column_i }}, {{ column_j }}
                 {%- endset -%}
                 {%- do selects.append(sql) -%}
@@ -59,21 +75,34 @@
 {%- endmacro %}
 
 
-{# One row per (identifier, source model) observation aggregate. #}
-{% macro identity_identifiers_sql() -%}
+{#
+    One row per (identifier, source model) observation aggregate. touched=true (incremental runs): only
+    the touched identifiers, read from the touched rows of each source (all their records).
+#}
+{% macro identity_identifiers_sql(touched=false) -%}
     {%- set selects = [] -%}
     {%- for source in segmentation.identity_sources() -%}
-        {%- for identifier_type, column in source['identifiers'].items() -%}
+        {%- set source_index = loop.index -%}
+        {%- for identifier_type, source_column in source['identifiers'].items() -%}
+            {%- if touched -%}
+                {%- set column, observed_at = identifier_type, 'observed_at' -%}
+                {%- set relation = segmentation.identity_touched_rows_relation(source_index) -%}
+            {%- else -%}
+                {%- set column, observed_at, relation = source_column, source['observed_at'], ref(source['model']) -%}
+            {%- endif -%}
             {%- set sql -%}
     select
         '{{ identifier_type }}' as identifier_type,
         {{ column }} as identifier_value,
         '{{ source["model"] }}' as source_model,
-        min({{ source['observed_at'] }}) as first_seen_at,
-        max({{ source['observed_at'] }}) as last_seen_at,
+        min({{ observed_at }}) as first_seen_at,
+        max({{ observed_at }}) as last_seen_at,
         count(*) as observations
-    from {{ ref(source['model']) }}
+    from {{ relation }}
     where {{ column }} is not null
+    {%- if touched %}
+        and {{ column }} in ({{ segmentation.identity_touched_values_sql(identifier_type) }})
+    {%- endif %}
     group by {{ column }}
             {%- endset -%}
             {%- do selects.append(sql) -%}

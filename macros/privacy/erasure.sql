@@ -307,6 +307,8 @@
         {%- do run_query('drop table if exists ' ~ batch) -%}
         {{ return('') }}
     {%- endif -%}
+    {#- Identifiers that share a row with the batch lose those rows: the next identity run recomputes them. -#}
+    {%- do segmentation.identity_note_erased_rows(batch) -%}
     {#- Ids merged into an erased profile in earlier runs belong to the same person. -#}
     {%- for round_number in range(32) -%}
         {%- set added = run_query('select count(*) from ' ~ registry ~ ' where merged_into_profile_id in (select profile_id from '

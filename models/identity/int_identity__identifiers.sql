@@ -1,9 +1,24 @@
-{#- One row per typed identifier (identifier_type, identifier_value) seen in any staged source. -#}
+{#-
+    One row per typed identifier (identifier_type, identifier_value) seen in any staged source.
+    Incremental: a run recomputes only the identifiers of rows loaded since the last run (and those the
+    erasure left dirty) over all their staged rows; a change of the blocklist or of the sources rebuilds
+    it (macros/identity/incremental_inputs.sql).
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ segmentation.identity_identifiers_prepare() }}",
+    post_hook="{{ segmentation.identity_identifiers_finish() }}",
+) }}
 with
 
 observations as (
 
+    {%- if segmentation.identity_inputs_mode('int_identity__identifiers') == 'incremental' %}
+    {{ segmentation.identity_identifiers_sql(touched=true) }}
+    {%- else %}
     {{ segmentation.identity_identifiers_sql() }}
+    {%- endif %}
 
 ),
 

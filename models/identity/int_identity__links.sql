@@ -1,19 +1,41 @@
 {#-
     One row per pair of non-blocked identifiers observed together in at least one record, or linked
     by a force_merge override; node_a < node_b. Links touching a blocked identifier are not formed.
+    Incremental: a run recomputes every link with an endpoint int_identity__identifiers touched in this
+    run, over all its staged records; a change of the blocklist, the force_merge overrides or the
+    sources rebuilds it (macros/identity/incremental_inputs.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ segmentation.identity_links_prepare() }}",
+    post_hook="{{ segmentation.identity_links_finish() }}",
+) }}
+{%- set incremental_run = segmentation.identity_inputs_mode('int_identity__links') == 'incremental' %}
+{%- set touched_overrides = '' %}
+{%- if incremental_run %}
+    {%- set touched = segmentation.identity_work_relation('int_identity__touched') %}
+    {#- Only overrides with a touched identifier: the others' links are kept as they are. -#}
+    {%- set touched_overrides = ' and (identifier_value_a in (select identifier_value from ' ~ touched
+        ~ ' where identifier_type = identifier_type_a) or identifier_value_b in (select identifier_value from '
+        ~ touched ~ ' where identifier_type = identifier_type_b))' %}
+{%- endif %}
 with
 
 pairs as (
 
+    {%- if incremental_run %}
+    {{ segmentation.identity_pairs_sql(touched=true) }}
+    {%- else %}
     {{ segmentation.identity_pairs_sql() }}
+    {%- endif %}
 
 ),
 
 overrides as (
 
     select * from {{ ref('identity_overrides') }}
-    where action = 'force_merge'
+    where action = 'force_merge'{{ touched_overrides }}
 
 ),
 

@@ -27,6 +27,21 @@ def _dbt(project: Path, database: Path, work: Path, *args: str) -> str:
     return run_dbt(database, work, *args, project=project)
 
 
+IDENTIFIER_COLUMNS = ("node_id, identifier_type, identifier_value, first_seen_at, last_seen_at, observations, "
+                      "source_count, is_blocked, block_reason")
+LINK_COLUMNS = "node_a, node_b, first_seen_at, last_seen_at, observations, is_forced, source_models"
+
+
+def _inputs(database: Path) -> dict[str, set[tuple]]:
+    """Every row of the identity graph's incremental inputs."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        return {
+            "identifiers": set(connection.execute(
+                f"select {IDENTIFIER_COLUMNS} from identity.int_identity__identifiers").fetchall()),
+            "links": set(connection.execute(f"select {LINK_COLUMNS} from identity.int_identity__links").fetchall()),
+        }
+
+
 def _map(database: Path) -> set[tuple]:
     with duckdb.connect(str(database), read_only=True) as connection:
         return set(connection.execute(
@@ -43,11 +58,16 @@ def batched(tmp_path_factory: pytest.TempPathFactory) -> dict:
     incremental = work / "incremental.duckdb"
     merges_per_batch = []
     recomputed = []
+    touched = []
+    inputs_per_batch = []
     for folder in folders:
         load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=incremental))
         output = _dbt(PROJECT_ROOT, incremental, work, "build", *SELECTION)
         match = re.search(r"incremental; (\d+) nodes recomputed", output)
         recomputed.append(int(match.group(1)) if match else None)
+        match = re.search(r"identity inputs: incremental; (\d+) touched identifiers", output)
+        touched.append(int(match.group(1)) if match else None)
+        inputs_per_batch.append(_inputs(incremental))
         with duckdb.connect(str(incremental), read_only=True) as connection:
             merges_per_batch.append(connection.execute("select count(*) from identity.profile_merges").fetchone()[0])
     after_batches = _map(incremental)
@@ -61,7 +81,8 @@ def batched(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
         "work": work, "incremental": incremental, "after_batches": after_batches,
         "after_full_refresh": after_full_refresh, "full_build": _map(full), "merges_per_batch": merges_per_batch,
-        "recomputed": recomputed,
+        "recomputed": recomputed, "touched": touched, "inputs_per_batch": inputs_per_batch,
+        "full_build_inputs": _inputs(full),
     }
 
 
@@ -75,6 +96,47 @@ def test_batches_after_the_first_recompute_only_touched_components(batched: dict
     first, *later = batched["recomputed"]
     assert first is None
     assert all(count is not None and count < len(batched["after_batches"]) for count in later), later
+
+
+def test_incremental_identifiers_and_links_equal_one_full_build(batched: dict) -> None:
+    """int_identity__identifiers and int_identity__links built batch by batch hold exactly the rows of
+    one full build: first/last seen, observations, source counts and lists, blocklist hits."""
+    incremental, full = batched["inputs_per_batch"][-1], batched["full_build_inputs"]
+    assert len(full["identifiers"]) > 1000 and len(full["links"]) > 1000
+    assert incremental["identifiers"] - full["identifiers"] == set()
+    assert full["identifiers"] - incremental["identifiers"] == set()
+    assert incremental["links"] - full["links"] == set()
+    assert full["links"] - incremental["links"] == set()
+
+
+def test_batches_after_the_first_recompute_only_touched_identifiers(batched: dict) -> None:
+    first, *later = batched["touched"]
+    assert first is None
+    total = len(batched["full_build_inputs"]["identifiers"])
+    assert all(count is not None and 0 < count < total for count in later), (later, total)
+
+
+def test_batches_exercise_merged_sources_and_blocklisted_identifiers(batched: dict) -> None:
+    """The equality above covers identifiers whose aggregates were merged across batches: one that
+    gained a source in a later batch, and a blocklisted one seen again in a later batch."""
+    def by_key(rows: set[tuple]) -> dict:
+        return {row[0]: row for row in rows}
+
+    snapshots = [by_key(inputs["identifiers"]) for inputs in batched["inputs_per_batch"]]
+    gained_a_source = set()
+    blocked_seen_again = set()
+    for before, after in zip(snapshots, snapshots[1:], strict=False):
+        for node_id, row in after.items():
+            previous = before.get(node_id)
+            if previous is None:
+                continue
+            if row[6] > previous[6]:
+                gained_a_source.add(node_id)
+            if row[7] and row[5] > previous[5]:
+                blocked_seen_again.add(node_id)
+    final = snapshots[-1]
+    assert gained_a_source and all(final[node_id][6] >= 2 for node_id in gained_a_source)
+    assert blocked_seen_again
 
 
 def test_full_refresh_keeps_every_profile_id(batched: dict) -> None:
@@ -153,3 +215,32 @@ def test_split_gets_a_new_id_and_a_retired_id_is_never_reused(batched: dict) -> 
     assert log == [
         ("split", new_id, original_id), ("merge", new_id, original_id), ("split", second_new_id, original_id)
     ]
+
+
+def test_a_blocklist_change_rebuilds_the_inputs(batched: dict) -> None:
+    """A new blocklist rule invalidates stored identifiers and links: the next run rebuilds both from all
+    staged rows, with the same result as a full refresh."""
+    work = batched["work"]
+    project = copy_project(work / "project_blocklist")
+    database = batched["incremental"]
+    with duckdb.connect(str(database), read_only=True) as connection:
+        node_id, value = connection.execute(
+            """
+            select node_id, identifier_value from identity.int_identity__identifiers
+            where identifier_type = 'email' and not is_blocked
+              and node_id in (select node_a from identity.int_identity__links)
+            order by identifier_value
+            limit 1
+            """
+        ).fetchone()
+    blocklist = project / "seeds" / "identity_blocklist.csv"
+    blocklist.write_text(blocklist.read_text() + f"email,exact,{value},pytest: blocked later\n")
+
+    output = _dbt(project, database, work, "build", *SELECTION)
+    assert "rebuilding int_identity__identifiers" in output and "rebuilding int_identity__links" in output
+    rebuilt = _inputs(database)
+    assert [row[7] for row in rebuilt["identifiers"] if row[0] == node_id] == [True]
+    assert not [row for row in rebuilt["links"] if node_id in (row[0], row[1])]
+
+    _dbt(project, database, work, "build", "--full-refresh", *SELECTION)
+    assert _inputs(database) == rebuilt
