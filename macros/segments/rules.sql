@@ -44,12 +44,12 @@
     {%- set window_start = dbt.dateadd('day', -(within_days | int), as_of) -%}
     select first_steps.profile_id
     from (
-        {{ segmentation.stitched_events_sql(event_filter="event_name = '" ~ first_event ~ "' and event_at <= "
-            ~ as_of ~ " and event_at > " ~ window_start) }}
+        select profile_id, event_at from {{ ref('int_profiles__events') }}
+        where event_name = '{{ first_event }}' and event_at <= {{ as_of }} and event_at > {{ window_start }}
     ) as first_steps
     left join (
-        {{ segmentation.stitched_events_sql(event_filter="event_name = '" ~ then_event ~ "' and event_at <= "
-            ~ as_of ~ " and event_at > " ~ window_start) }}
+        select profile_id, event_at from {{ ref('int_profiles__events') }}
+        where event_name = '{{ then_event }}' and event_at <= {{ as_of }} and event_at > {{ window_start }}
     ) as next_steps
         on
             first_steps.profile_id = next_steps.profile_id
