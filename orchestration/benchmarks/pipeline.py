@@ -6,13 +6,17 @@
 Generates the sample data for the size once (cached in the work folder by size, people, seed and end
 date), splits it by arrival time into a base and `--batches` batches of about 1 % of the events each
 (the newest), then on a new DuckDB warehouse: loads the base and runs every stage (load, staging,
-identity, privacy and profiles, segments and activation, quality, sync), each in a fresh process so
-its wall time and peak RSS (`ru_maxrss` of the process and its children, from `os.wait4`) are its own;
-then loads each batch and runs the same stages again (incremental). On the same data it measures T0
-(one scan of the raw events), T0 of the raw identifier pairs and the identity components step on the
-warehouse's real edges against scipy, and checks that the partitions are equal. Prints the numbers
-and ratios and writes (or replaces) this size's section of docs/benchmarks.md. It asserts nothing
-about time: the targets are reported as PASS or MISS next to the measured value.
+identity, privacy and profiles, segments and activation, quality, sync), as the scheduled jobs do:
+load, quality and sync each in a fresh process, and the four dbt stages in one `dbt build` (the
+hourly job's batches skip dbt's unit tests, as that job does). A stage's wall time is its own process's,
+or for a dbt stage the time from the previous dbt stage's last node to its own last node (dbt's
+start-up counts to staging); peak RSS is `ru_maxrss` of the process and its children (from
+`os.wait4`), and within the dbt process each stage's peak is sampled every 0.2 s. Then it loads each
+batch and runs the same stages again (incremental). On the same data it measures T0 (one scan of the
+raw events), T0 of the raw identifier pairs and the identity components step on the warehouse's real
+edges against scipy, and checks that the partitions are equal. Prints the numbers and ratios and
+writes (or replaces) this size's section of docs/benchmarks.md. It asserts nothing about time: the
+targets are reported as PASS or MISS next to the measured value.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -43,15 +48,14 @@ from orchestration.warehouse import PROJECT_ROOT, Target
 SIZES = {"S": 10_000, "M": 100_000, "L": 1_000_000}
 END_DATE = date(2026, 11, 1)  # fixed, so a size's data (and the cache) is the same on every run
 DBT = str(Path(sys.executable).parent / "dbt")
-# dbt stages by folder; identity models that read privacy_suppressions (run summaries and health) are
-# built with privacy. Tests run in the first stage where all their parents exist (`buildable`).
-DBT_STAGES: dict[str, list[str]] = {
-    "staging": ["resource_type:seed", "path:models/staging"],
-    "identity": ["path:models/identity"],
-    "profiles": ["path:models/privacy", "path:models/profiles", "path:models/identity,privacy_suppressions+"],
-    "segments": ["path:models/segments", "path:models/activation", "path:models/bi"],
+# dbt stages by folder, in build order. Identity models that read privacy_suppressions (run summaries and
+# health) belong to privacy and profiles; a test belongs to the latest stage of the nodes it reads.
+DBT_STAGES = ("staging", "identity", "profiles", "segments")
+DBT_STAGE_FOLDERS = {
+    "staging": "staging", "identity": "identity", "privacy": "profiles", "profiles": "profiles",
+    "segments": "segments", "activation": "segments", "bi": "segments",
 }
-DBT_EXCLUDE = {"identity": ["privacy_suppressions+"]}
+ERASURE_MODEL = "model.segmentation.privacy_suppressions"
 STAGES = ("load", "staging", "identity", "profiles", "segments", "quality", "sync")
 STAGE_LABELS = {
     "load": "load", "staging": "staging", "identity": "identity", "profiles": "privacy + profiles",
@@ -122,20 +126,81 @@ with open(sys.argv[1], "w") as result:
 """
 
 
-def measure(command: list[str], env: dict[str, str], log: Path) -> tuple[float, int]:
+def measure(command: list[str], env: dict[str, str], log: Path,
+            samples: list[tuple[float, int]] | None = None) -> tuple[float, int]:
     """Run `command` to completion; its wall seconds and peak RSS in bytes (the largest of the process
-    and its children). Raises StageFailed with the end of its output when it fails."""
+    and its children). With `samples`, appends (unix time, RSS of the process tree) every 0.2 s.
+    Raises StageFailed with the end of its output when it fails."""
     usage_file = log.with_suffix(".rusage")
     started = time.perf_counter()
     with log.open("w") as output:
-        subprocess.run([sys.executable, "-S", "-c", LAUNCHER, str(usage_file), *command], cwd=PROJECT_ROOT, env=env,
-                       stdout=output, stderr=subprocess.STDOUT, check=False)
+        process = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, str(usage_file), *command],
+                                   cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        sampler = None
+        if samples is not None:
+            sampler = threading.Thread(target=_sample_rss, args=(process, samples), daemon=True)
+            sampler.start()
+        process.wait()
+        if sampler is not None:
+            sampler.join()
     wall = time.perf_counter() - started
     exit_code, max_rss_kib = (int(value) for value in usage_file.read_text().split())
     if exit_code != 0:
         raise StageFailed(f"{' '.join(command[:4])} ... exited with {exit_code}; "
                           f"end of {log}:\n{log.read_text()[-4000:]}")
     return wall, max_rss_kib * 1024
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of `pid` and its descendants (Linux /proc); 0 for processes that are gone."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        pending.extend(int(child) for child in children)
+    return total
+
+
+def _sample_rss(process: subprocess.Popen, samples: list[tuple[float, int]]) -> None:
+    while process.poll() is None:
+        samples.append((time.time(), _tree_rss(process.pid)))
+        time.sleep(0.2)
+
+
+def _timestamp(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=UTC).timestamp()
+
+
+def dbt_stage_of(manifest: dict[str, Any]) -> dict[str, str]:
+    """The benchmark stage of every seed, model, data test and unit test in a dbt manifest."""
+    nodes = {**manifest["nodes"], **manifest.get("unit_tests", {})}
+    stage: dict[str, str] = {}
+
+    def reads_erasure(unique_id: str, seen: set[str]) -> bool:
+        if unique_id == ERASURE_MODEL:
+            return True
+        seen.add(unique_id)
+        parents = nodes.get(unique_id, {}).get("depends_on", {}).get("nodes", [])
+        return any(parent not in seen and reads_erasure(parent, seen) for parent in parents)
+
+    for unique_id, node in nodes.items():
+        if node["resource_type"] == "seed":
+            stage[unique_id] = "staging"
+        elif node["resource_type"] == "model":
+            folder = Path(node["original_file_path"]).parts[1]
+            stage[unique_id] = DBT_STAGE_FOLDERS.get(folder, "segments")
+            if stage[unique_id] == "identity" and reads_erasure(unique_id, set()):
+                stage[unique_id] = "profiles"
+    for unique_id, node in nodes.items():
+        if node["resource_type"] in ("test", "unit_test"):
+            parents = [stage[parent] for parent in node["depends_on"]["nodes"] if parent in stage]
+            stage[unique_id] = max(parents, key=DBT_STAGES.index) if parents else "staging"
+    return stage
 
 
 class Bench:
@@ -171,29 +236,60 @@ class Bench:
         result = json.loads(result_file.read_text())
         return StageResult(stage, wall, peak, int(result["rows"]), [result["notes"]], result)
 
-    def dbt_stage(self, stage: str) -> StageResult:
+    def dbt_build(self, incremental: bool) -> list[StageResult]:
+        """The four dbt stages in one `dbt build` of the whole project, as the scheduled jobs run it; each
+        stage's wall time and peak RSS cut from the node timings in run_results.json and the RSS samples."""
         self.runs += 1
-        command = [DBT, "build", "--select", *DBT_STAGES[stage]]
-        if stage in DBT_EXCLUDE:
-            command += ["--exclude", *DBT_EXCLUDE[stage]]
-        command += ["--indirect-selection", "buildable", "--vars", f"{{as_of: '{self.as_of}'}}",
-                    "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT), "--target", "duckdb"]
-        wall, peak = measure(command, self.env(), self.folder / f"{self.runs:03d}_{stage}.log")
-        run_results = json.loads((self.folder / "target" / "run_results.json").read_text())
-        nodes = run_results["results"]
-        models = sum(1 for node in nodes if node["unique_id"].startswith("model."))
-        tests = sum(1 for node in nodes if node["unique_id"].split(".")[0] in ("test", "unit_test"))
-        notes = [f"dbt {run_results['elapsed_time']:.1f} s: {models} models, {tests} tests"]
-        extra: dict[str, Any] = {"models": models, "dbt_elapsed": run_results["elapsed_time"]}
-        for node in nodes:
+        command = [DBT, "build", "--vars", f"{{as_of: '{self.as_of}'}}", "--project-dir", str(PROJECT_ROOT),
+                   "--profiles-dir", str(PROJECT_ROOT), "--target", "duckdb"]
+        if incremental:
+            command += ["--exclude-resource-type", "unit_test"]  # the hourly job skips them too
+        samples: list[tuple[float, int]] = []
+        started = time.time()
+        wall, peak = measure(command, self.env(), self.folder / f"{self.runs:03d}_dbt.log", samples)
+        ended = started + wall
+        target = self.folder / "target"
+        run_results = json.loads((target / "run_results.json").read_text())
+        stage_of = dbt_stage_of(json.loads((target / "manifest.json").read_text()))
+        last_end = dict.fromkeys(DBT_STAGES, started)
+        counts = {stage: {"models": 0, "tests": 0, "seconds": 0.0} for stage in DBT_STAGES}
+        components_seconds = None
+        for node in run_results["results"]:
+            stage = stage_of.get(node["unique_id"])
+            if stage is None:  # hooks
+                continue
+            finished = [_timestamp(t["completed_at"]) for t in node["timing"] if t.get("completed_at")]
+            if finished:
+                last_end[stage] = max(last_end[stage], *finished)
+            kind = "models" if node["unique_id"].startswith(("model.", "seed.")) else "tests"
+            counts[stage][kind] += 1
+            counts[stage]["seconds"] += node["execution_time"]
             if node["unique_id"] == "model.segmentation.int_identity__components":
-                extra["components_model_seconds"] = node["execution_time"]
-                notes.append(f"components model {node['execution_time']:.1f} s")
-        rows = self.count(ROW_QUERIES[stage])
-        if stage in ROW_NOTES:
-            sql, label = ROW_NOTES[stage]
-            notes.append(f"{self.count(sql):,} {label}")
-        return StageResult(stage, wall, peak, rows, notes, extra)
+                components_seconds = node["execution_time"]
+        boundaries = [started]
+        for stage in DBT_STAGES:
+            boundaries.append(min(max(boundaries[-1], last_end[stage]), ended))
+        boundaries[-1] = ended
+        results = []
+        for position, stage in enumerate(DBT_STAGES):
+            begin, end = boundaries[position], boundaries[position + 1]
+            within = [rss for at, rss in samples if begin <= at <= end]
+            c = counts[stage]
+            notes = [f"{c['models']} models, {c['tests']} tests, {c['seconds']:.1f} s of node time"]
+            extra: dict[str, Any] = {"dbt_stage": True, "node_seconds": c["seconds"]}
+            if position == 0:
+                extra.update(dbt_process_wall=wall, dbt_elapsed=run_results["elapsed_time"])
+            if stage == "identity" and components_seconds is not None:
+                extra["components_model_seconds"] = components_seconds
+                notes.append(f"components model {components_seconds:.1f} s")
+            rows = self.count(ROW_QUERIES[stage])
+            if stage in ROW_NOTES:
+                sql, label = ROW_NOTES[stage]
+                notes.append(f"{self.count(sql):,} {label}")
+            results.append(StageResult(stage, end - begin, max(within, default=0), rows, notes, extra))
+        # The samples can miss a short spike: the stage that sampled the most holds the process's exact peak.
+        max(results, key=lambda r: r.peak_bytes).peak_bytes = peak
+        return results
 
     def count(self, sql: str) -> int:
         with duckdb.connect(str(self.database), read_only=True) as connection:
@@ -206,27 +302,30 @@ class Bench:
         return None if row is None else row[0]
 
     def run_stages(self, load_folder: Path, label: str, incremental: bool = False) -> list[StageResult]:
-        """Every stage once, in order. `incremental` (a batch): quality validates the new loads' events."""
-        results = []
+        """Every stage once, in order. `incremental` (a batch): dbt skips unit tests and quality validates the
+        new loads' events, as the hourly job does."""
+        results: list[StageResult] = []
         for stage in STAGES:
-            with console.status(f"{label}: {STAGE_LABELS[stage]}"):
+            if stage in DBT_STAGES[1:]:
+                continue  # built by the staging stage's `dbt build`
+            with console.status(f"{label}: {'dbt build' if stage == 'staging' else STAGE_LABELS[stage]}"):
                 if stage == "load":
-                    result = self.python_stage("load", load_folder)
-                elif stage in DBT_STAGES:
-                    result = self.dbt_stage(stage)
+                    stage_results = [self.python_stage("load", load_folder)]
+                elif stage == "staging":
+                    stage_results = self.dbt_build(incremental)
                 elif stage == "quality" and incremental:
-                    result = self.python_stage("quality_incremental")
-                    result.stage = "quality"
+                    stage_results = [self.python_stage("quality_incremental")]
+                    stage_results[0].stage = "quality"
                 else:
-                    result = self.python_stage(stage)
-            if stage == "profiles":
-                rounds = self.identity_rounds()
-                identity = next(r for r in results if r.stage == "identity")
-                identity.notes.append(f"{rounds} components rounds")
-                identity.extra["rounds"] = rounds
-            results.append(result)
-            console.print(f"{label}: {STAGE_LABELS[stage]:<28} {result.wall:7.1f} s  "
-                          f"{result.peak_bytes / 1e9:5.2f} GB  {result.rows:>12,} {ROW_UNITS[stage]}")
+                    stage_results = [self.python_stage(stage)]
+            for result in stage_results:
+                if result.stage == "identity":
+                    rounds = self.identity_rounds()
+                    result.notes.append(f"{rounds} components rounds")
+                    result.extra["rounds"] = rounds
+                results.append(result)
+                console.print(f"{label}: {STAGE_LABELS[result.stage]:<28} {result.wall:7.1f} s  "
+                              f"{result.peak_bytes / 1e9:5.2f} GB  {result.rows:>12,} {ROW_UNITS[result.stage]}")
         return results
 
 

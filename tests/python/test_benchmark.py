@@ -4,6 +4,7 @@ step's partition equal to scipy's. Times are not asserted (they are measured, no
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -72,3 +73,30 @@ def test_other_sections_are_kept(document: str) -> None:
 
 def test_the_dataset_is_cached_in_the_work_folder(bench_folder: Path) -> None:
     assert list((bench_folder / "work").glob(f"data/S-{PEOPLE}-seed42-*/sample/.complete"))
+
+
+def test_one_dbt_process_is_cut_into_the_four_stages(bench_folder: Path, document: str) -> None:
+    """The dbt stages come from one `dbt build`: every node is attributed to its stage (identity summaries
+    that read the suppression list go with privacy and profiles; a test with the latest node it reads), and
+    each stage's row names the models and tests it ran."""
+    run = next((bench_folder / "work" / "runs").iterdir())
+    stage_of = pipeline.dbt_stage_of(json.loads((run / "target" / "manifest.json").read_text()))
+    expected = {
+        "seed.segmentation.identity_blocklist": "staging",
+        "model.segmentation.base_segment__tracks": "staging",
+        "model.segmentation.identity_map": "identity",
+        "model.segmentation.privacy_suppressions": "profiles",
+        "model.segmentation.identity_resolution_runs": "profiles",
+        "model.segmentation.sessions": "profiles",
+        "model.segmentation.segment_memberships": "segments",
+        "model.segmentation.activation_email": "segments",
+    }
+    assert {node: stage_of[node] for node in expected} == expected
+    session_tests = {stage for node, stage in stage_of.items() if node.startswith("test.segmentation.unique_sessions_")}
+    assert session_tests == {"profiles"}
+    assert len(list(run.glob("*_dbt.log"))) == 2  # one dbt process for the full build, one for the batch
+    section = _section(document, f"S-{PEOPLE}")
+    for label in ("staging", "identity", "privacy + profiles", "segments + activation + bi"):
+        row = re.search(rf"^\| {re.escape(label)} \|[^|]+\|[^|]+\|[^|]+\| (\d+) models, (\d+) tests", section,
+                        re.MULTILINE)
+        assert row and int(row.group(1)) > 0 and int(row.group(2)) > 0, label

@@ -426,3 +426,33 @@ def test_an_empty_landing_folder_loads_nothing_and_does_not_fail(
     tracks = next(e for e in result.get_asset_materialization_events() if e.asset_key == raw_asset_key("tracks"))
     assert tracks.materialization.metadata["rows_loaded"].value == 0
     assert tracks.materialization.metadata["dagster/row_count"].value > 0  # what earlier loads left
+
+
+def _unit_tests_run(step_folders_before: set[Path]) -> tuple[int, int]:
+    """(unit tests, data tests) in the run_results.json of the one segmentation_dbt invocation folder that
+    is not in `step_folders_before`."""
+    target = dbt_project.project_dir / dbt_project.target_path
+    new = [path for path in target.glob("segmentation_dbt-*") if path.is_dir() and path not in step_folders_before]
+    assert len(new) == 1, new
+    results = json.loads((new[0] / "run_results.json").read_text())["results"]
+    return (sum(1 for r in results if r["unique_id"].startswith("unit_test.")),
+            sum(1 for r in results if r["unique_id"].startswith("test.")))
+
+
+def test_the_hourly_build_leaves_unit_tests_to_the_nightly_build(
+    run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = dbt_project.project_dir / dbt_project.target_path
+    database = tmp_path / "hourly.duckdb"
+    shutil.copy(run["database"], database)
+    _point_at(monkeypatch, database, run["work"] / "landing", tmp_path / "docs")
+    before = set(target.glob("segmentation_dbt-*"))
+    result = run_job("hourly_incremental_build", DagsterInstance.ephemeral())
+    assert result.success
+    unit_tests, data_tests = _unit_tests_run(before)
+    assert unit_tests == 0 and data_tests > 200
+    before = set(target.glob("segmentation_dbt-*"))
+    result = run_job("nightly_full_build", DagsterInstance.ephemeral())
+    assert result.success
+    unit_tests, data_tests = _unit_tests_run(before)
+    assert unit_tests > 20 and data_tests > 200
