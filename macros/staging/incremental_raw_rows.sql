@@ -10,7 +10,10 @@
         committed after a later-started one would slip under);
       - every raw row whose key is the key of such a new row: all deliveries of a touched key are
         ranked again, so a redelivery that arrives late but was received earlier takes the staged
-        place, exactly as in a full build;
+        place, exactly as in a full build. The earlier deliveries are found through the base table,
+        which holds one row per raw row (by _load_id, _file_name, _file_row_number) with the key
+        already computed: computing raw_key over every raw row cost 7.6 s of raw tracks at L, the
+        lookup through the base table 2.8 s;
       - every raw row of a key whose ranks have a gap in the base table: the erasure deleted some of
         its rows (raw and base together), a full build would number the remaining ones 1..n. A group of
         n ranks has a gap exactly when max(rank) <> count(*), and only keys with a rank above 1 can.
@@ -71,7 +74,11 @@ touched_keys as (
 select * from {{ source_relation }}
 where
     _load_id not in (select staged_loads._load_id from staged_loads)
-    or {{ raw_key }} in (select touched_keys.touched_key from touched_keys)
+    or (_load_id, _file_name, _file_row_number) in (
+        select staged._load_id, staged._file_name, staged._file_row_number
+        from {{ this }} as staged
+        where staged.{{ key }} in (select touched_keys.touched_key from touched_keys)
+    )
 {%- else -%}
 select * from {{ source_relation }}
 {%- endif -%}
