@@ -263,16 +263,17 @@
 #}
 {% macro erasure_delete(relation, condition, counts, detail_expression=none) -%}
     {%- set name = relation.schema ~ '.' ~ relation.identifier -%}
-    {#- PostgreSQL cannot group by a constant: without a detail, one total (none when nothing matched). -#}
-    {%- set grouping = ' group by ' ~ detail_expression if detail_expression else ' having count(*) > 0' -%}
-    {%- set found = run_query('select ' ~ (detail_expression or "'all'") ~ ' as detail, count(*) as found from '
-        ~ relation ~ ' where ' ~ condition ~ grouping) -%}
-    {%- set total = found.columns[1].values() | sum -%}
-    {%- if total > 0 -%}
-        {%- do run_query('delete from ' ~ relation ~ ' where ' ~ condition) -%}
-    {%- endif -%}
-    {%- for row in found -%}
-        {%- do run_query("insert into " ~ counts ~ " values ('" ~ name ~ "', 'deleted', '" ~ row[0] ~ "', " ~ row[1] ~ ")") -%}
+    {#- One pass: the delete returns each deleted row's detail, counted here (a count first and then the
+        delete scanned every table twice; the rows of the erased people are few). -#}
+    {%- set deleted = run_query('delete from ' ~ relation ~ ' where ' ~ condition ~ ' returning '
+        ~ (detail_expression or "'all'") ~ ' as detail') -%}
+    {%- set found = {} -%}
+    {%- for row in deleted -%}
+        {%- do found.update({row[0]: found.get(row[0], 0) + 1}) -%}
+    {%- endfor -%}
+    {%- set total = found.values() | sum -%}
+    {%- for detail in found | sort -%}
+        {%- do run_query("insert into " ~ counts ~ " values ('" ~ name ~ "', 'deleted', '" ~ detail ~ "', " ~ found[detail] ~ ")") -%}
     {%- endfor -%}
     {%- if total == 0 -%}
         {%- do run_query("insert into " ~ counts ~ " values ('" ~ name ~ "', 'deleted', 'all', 0)") -%}
