@@ -108,7 +108,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
             for person, profile_id in people.items()
         }
         rewritten = {
-            table: rows(f"select count(*) from {table} where _processed_at = (select max(_processed_at) from {table})")[0][0]
+            table: rows(
+                f"select count(*) from {table} where _processed_at = (select max(_processed_at) from {table})")[0][0]
             for table in COMPARED
         }
     return {"incremental": _tables(incremental), "full": _tables(full), "sessions": sessions, "days": days,
