@@ -1,19 +1,57 @@
 {#-
     One row per profile, UTC day, event name and product category (null when the event has none):
     how many such events the profile had and the first and last of them. Traits read these daily
-    counts instead of the raw events. Incremental by profile, like sessions.
+    counts instead of the raw events. Incremental by (profile, day): the pre-hook deletes the days with
+    an event added, moved or removed since the model last processed (every day of a profile whose
+    identity changed) and the run recomputes them (macros/profiles/incremental_profiles.sql).
 -#}
 /* depends_on: {{ ref('int_profiles__identity_changes') }} */
 {{ config(
-    pre_hook="{{ segmentation.delete_identity_changed_profiles(this) }}",
+    pre_hook="{{ segmentation.profile_changes_prepare('day') }}",
+    post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
 ) }}
 with
 
-events as (
+{%- if is_incremental() %}
 
-    {{ segmentation.profile_events_to_process() }}
+all_events as (
+
+    select * from {{ ref('int_profiles__events') }}
 
 ),
+
+changes as (
+
+    select * from {{ segmentation.profile_changes_relation() }}
+
+),
+
+events as (
+
+    select all_events.*
+    from all_events
+    inner join changes
+        on all_events.profile_id = changes.profile_id
+    where changes.event_date is null
+    union all
+    select all_events.*
+    from all_events
+    inner join changes
+        on
+            all_events.profile_id = changes.profile_id
+            and cast(all_events.event_at as date) = changes.event_date
+
+),
+
+{%- else %}
+
+events as (
+
+    select * from {{ ref('int_profiles__events') }}
+
+),
+
+{%- endif %}
 
 daily as (
 

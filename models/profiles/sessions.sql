@@ -1,22 +1,74 @@
 {#-
     One row per session: a profile's behavioural events (tracks, pages, screens) with no gap longer
-    than var session_timeout_minutes (30) between consecutive events. Incremental by profile: a
-    profile whose events int_profiles__events rewrote (newly loaded events, late ones included, or a
-    changed identity) is re-sessionized from all its events, so a late event lands in the right session
-    and merged profiles' sessions merge (see macros/profiles/stitching.sql).
+    than var session_timeout_minutes (30) between consecutive events. Incremental: for a profile with
+    events added, moved or removed since the model last processed, the pre-hook deletes the sessions
+    that ended less than the timeout before the earliest change (every session of a profile whose
+    identity changed); the run sessionizes the profile's events after its last kept session again and
+    numbers them on from it, so a late event lands in its session and may join two
+    (macros/profiles/incremental_profiles.sql).
 -#}
 /* depends_on: {{ ref('int_profiles__identity_changes') }} */
 {{ config(
-    pre_hook="{{ segmentation.delete_identity_changed_profiles(this) }}",
+    pre_hook="{{ segmentation.profile_changes_prepare('session') }}",
+    post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
 ) }}
 {%- set timeout_minutes = var('session_timeout_minutes') %}
 with
 
-events as (
+{%- if is_incremental() %}
 
-    {{ segmentation.profile_events_to_process() }}
+all_events as (
+
+    select * from {{ ref('int_profiles__events') }}
 
 ),
+
+changes as (
+
+    select profile_id from {{ segmentation.profile_changes_relation() }}
+
+),
+
+kept_sessions as (
+
+    select
+        profile_id,
+        max(session_number) as kept_session_count,
+        max(ended_at) as kept_until
+    from {{ this }}
+    where profile_id in (select profile_id from changes)
+    group by profile_id
+
+),
+
+events as (
+
+    select
+        all_events.*,
+        coalesce(kept_sessions.kept_session_count, 0) as kept_session_count
+    from all_events
+    inner join changes
+        on all_events.profile_id = changes.profile_id
+    left join kept_sessions
+        on all_events.profile_id = kept_sessions.profile_id
+    where
+        kept_sessions.kept_until is null
+        or all_events.event_at > kept_sessions.kept_until
+
+),
+
+{%- else %}
+
+events as (
+
+    select
+        *,
+        0 as kept_session_count
+    from {{ ref('int_profiles__events') }}
+
+),
+
+{%- endif %}
 
 gaps as (
 
@@ -39,7 +91,7 @@ numbered as (
 
     select
         *,
-        sum(is_session_start) over (
+        kept_session_count + sum(is_session_start) over (
             partition by profile_id order by event_at, message_id rows between unbounded preceding and current row
         ) as session_number
     from gaps

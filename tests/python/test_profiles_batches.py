@@ -69,6 +69,10 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     incremental = work / "incremental.duckdb"
     for folder in folders:
+        if folder == folders[-1]:
+            with duckdb.connect(str(incremental), read_only=True) as connection:
+                before_last = connection.execute(
+                    "select max(_loaded_at), max(_processed_at) from profiles.int_profiles__events").fetchone()
         load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=incremental))
         run_dbt(incremental, work, "build", *AS_OF)
 
@@ -80,6 +84,29 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 f"select count(*) filter (where _processed_at = (select max(_processed_at) from {table})), "
                 f"count(distinct profile_id) filter (where _processed_at = (select max(_processed_at) from {table})), "
                 f"count(*), count(distinct profile_id) from {table}").fetchone()
+        # The events the last batch brought, the events of the profiles whose identity it changed, and what
+        # the models built on the events hold for the profiles that got events (what they rewrote before).
+        last_batch = connection.execute(
+            """
+            with
+
+            changed as (
+                select profile_id from profiles.int_profiles__identity_changes where changed_at > $processed
+            ),
+
+            touched as (
+                select distinct profile_id from profiles.int_profiles__events
+                where _processed_at = (select max(_processed_at) from profiles.int_profiles__events)
+            )
+
+            select
+                count(*) filter (where _loaded_at > $loaded),
+                count(*) filter (where profile_id in (select profile_id from changed)),
+                count(*) filter (where _loaded_at > $loaded or profile_id in (select profile_id from changed)),
+                (select count(*) from profiles.sessions where profile_id in (select profile_id from touched)),
+                (select count(*) from profiles.profile_event_daily where profile_id in (select profile_id from touched))
+            from profiles.int_profiles__events
+            """, {"loaded": before_last[0], "processed": before_last[1]}).fetchone()
 
     full = work / "full.duckdb"
     load_folder(sample, Target(name="duckdb", kind="duckdb", duckdb_path=full))
@@ -91,7 +118,9 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
         "after_batches": _tables(incremental, rename), "full": _tables(full),
         "batched_people": set(batched_people.values()), "full_people": set(full_people.values()),
-        "rewritten": rewritten,
+        "rewritten": rewritten, "last_batch": dict(zip(
+            ("new_events", "restitched_events", "new_or_restitched", "touched_sessions", "touched_daily"),
+            last_batch, strict=True)),
         "renamed": sum(1 for old, new in rename.items() if old != new),
     }
 
@@ -116,3 +145,17 @@ def test_the_last_batch_rewrote_only_the_profiles_it_touched(builds: dict, table
     rows, profiles, total_rows, total_profiles = builds["rewritten"][table]
     assert 0 < profiles < total_profiles * 0.8, (table, profiles, total_profiles)
     assert 0 < rows < total_rows * 0.8, (table, rows, total_rows)
+
+
+def test_the_last_batch_rewrote_its_new_events_not_whole_profiles(builds: dict) -> None:
+    last = builds["last_batch"]
+    events_rewritten = builds["rewritten"]["profiles.int_profiles__events"][0]
+    # Exactly the events loaded in the batch plus those of the profiles whose identity it changed.
+    assert events_rewritten == last["new_or_restitched"], last
+    assert 0 < last["new_events"] <= events_rewritten <= last["new_events"] + last["restitched_events"], last
+    # Sessions and days: only those at or after the earliest change of a profile, far fewer than
+    # the profiles with new events hold (which the batch rewrote entirely before).
+    sessions_rewritten = builds["rewritten"]["profiles.sessions"][0]
+    daily_rewritten = builds["rewritten"]["profiles.profile_event_daily"][0]
+    assert sessions_rewritten <= last["touched_sessions"] // 3, (sessions_rewritten, last)
+    assert daily_rewritten <= last["touched_daily"] // 3, (daily_rewritten, last)

@@ -1,0 +1,169 @@
+{#
+    Profile-partitioned incremental models: int_profiles__events (every attributed behavioural event with
+    its profile) and the models built on it, sessions and profile_event_daily. Each stamps the rows it
+    writes with _processed_at, the start of the run; a model's watermark is its newest stamp. An
+    incremental run writes only what changed since its watermark, so its cost follows the new events:
+
+    int_profiles__events (pre-hook profile_events_prepare):
+      - pins its watermarks (newest _loaded_at and _processed_at) in <profiles>_work.int_profiles__events__run;
+      - removes the rows of message ids loaded again since (a redelivery whose staged version changed)
+        and logs each removed row's profile_id and event_at in <profiles>_work.int_profiles__events_removed,
+        stamped with this run, for the models built on it;
+      - removes every row of the profiles whose identity changed since (int_profiles__identity_changes:
+        merges, splits, new identifiers, vanished profiles);
+      then the model appends every event of those profiles, restitched through their current
+      identifiers, and the events loaded since for all other profiles.
+
+    sessions and profile_event_daily (pre-hook profile_changes_prepare): the changes since the model's
+    watermark are (profile_id, event_at) of the event rows written since, of the rows logged as removed
+    since, and (profile_id, null: the whole profile) for profiles whose identity changed since. The
+    pre-hook pins them in a work table at the model's grain, deletes the rows they make stale, and the
+    model appends what it recomputes from them:
+      - profile_event_daily: the (profile, day) pairs with a change (a pair may end up with no row);
+      - sessions: a session that ended more than session_timeout_minutes before a profile's earliest
+        change cannot change (neither its events nor the gap after it do), nor can those before it. The
+        later sessions are deleted and the profile's events after the last kept session are
+        sessionized again, numbered on from it.
+
+    Events move between profiles only when identifiers do, which changes both profiles' identity. A
+    watermark that stays behind (a run that wrote nothing) only widens the next run's work: recomputing
+    a change twice gives the same rows. The result equals a full rebuild. The removed-rows log is
+    pruned to what the models built on int_profiles__events have not processed yet.
+#}
+
+{# The start of this run, to the microsecond: the _processed_at stamp of incremental profile models. #}
+{% macro run_timestamp() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
+{# The newest _processed_at of `target` (an incremental profile model), or a time before any run. #}
+{% macro processed_watermark(target) -%}
+    (select coalesce(max(_processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ target }})
+{%- endmacro %}
+
+
+{# A table of the profile models' work schema (<schema of int_profiles__events>_work). #}
+{% macro profile_work_relation(identifier) -%}
+    {%- set events = segmentation.graph_relation('int_profiles__events') -%}
+    {{ return(api.Relation.create(database=events.database, schema=events.schema ~ '_work', identifier=identifier)) }}
+{%- endmacro %}
+
+
+{# The removed-rows log of int_profiles__events (profile_id, event_at, _processed_at), created when missing. #}
+{% macro profile_events_removed_log() -%}
+    {%- set log = segmentation.profile_work_relation('int_profiles__events_removed') -%}
+    {%- do segmentation.ensure_schema(log) -%}
+    {%- do run_query('create table if not exists ' ~ log ~ ' as select profile_id, event_at, _processed_at from '
+        ~ segmentation.graph_relation('int_profiles__events') ~ ' where 1 = 0') -%}
+    {{ return(log) }}
+{%- endmacro %}
+
+
+{# The message ids of the staged events loaded after `loaded_watermark` (a SQL expression). #}
+{% macro loaded_message_ids_sql(loaded_watermark) -%}
+    {%- set selects = [] -%}
+    {%- for model in ['stg_segment__tracks', 'stg_segment__pages', 'stg_segment__screens'] -%}
+        {%- do selects.append('select message_id from ' ~ ref(model) ~ ' where _loaded_at > ' ~ loaded_watermark) -%}
+    {%- endfor -%}
+    {{ return(selects | join(' union all ')) }}
+{%- endmacro %}
+
+
+{# Pre-hook of int_profiles__events (see the header). #}
+{% macro profile_events_prepare() -%}
+    {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
+    {%- set run = segmentation.profile_work_relation('int_profiles__events__run') -%}
+    {%- set log = segmentation.profile_events_removed_log() -%}
+    {%- do run_query('drop table if exists ' ~ run) -%}
+    {%- do run_query('create table ' ~ run ~ ' as select'
+        ~ " coalesce(max(_loaded_at), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")) as loaded_watermark,"
+        ~ " coalesce(max(_processed_at), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")) as processed_watermark"
+        ~ ' from ' ~ this) -%}
+    {%- set loaded_again = segmentation.loaded_message_ids_sql('(select loaded_watermark from ' ~ run ~ ')') -%}
+    {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
+        ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+    {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+    {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from '
+        ~ ref('int_profiles__identity_changes') ~ ' where changed_at > (select processed_watermark from ' ~ run ~ '))') -%}
+    {#- The log keeps what a model built on the events has not processed yet. -#}
+    {%- set readers = [] -%}
+    {%- for name in ['sessions', 'profile_event_daily'] -%}
+        {%- set relation = segmentation.graph_relation_if_built(name) -%}
+        {%- if relation is not none -%}
+            {%- do readers.append('select ' ~ segmentation.processed_watermark(relation) ~ ' as watermark') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if readers | length == 2 -%}
+        {%- do run_query('delete from ' ~ log ~ ' where _processed_at <= (select min(watermark) from ('
+            ~ readers | join(' union all ') ~ ') as readers)') -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{# The changes of int_profiles__events since `target` last processed: (profile_id, event_at), event_at
+   null for a whole profile (see the header). #}
+{% macro profile_changes_sql(target) -%}
+    {%- set log = segmentation.profile_events_removed_log() -%}
+    {%- set watermark = segmentation.processed_watermark(target) -%}
+    select profile_id, event_at from {{ ref('int_profiles__events') }}
+    where _processed_at > {{ watermark }}
+    union all
+    select profile_id, event_at from {{ log }}
+    where _processed_at > {{ watermark }}
+    union all
+    select profile_id, cast(null as {{ dbt.type_timestamp() }}) as event_at
+    from {{ ref('int_profiles__identity_changes') }}
+    where changed_at > {{ watermark }}
+{%- endmacro %}
+
+
+{# The work table that holds a model's pinned changes for this run. #}
+{% macro profile_changes_relation() -%}
+    {{ return(segmentation.profile_work_relation(this.identifier ~ '__changes')) }}
+{%- endmacro %}
+
+
+{#
+    Pre-hook of sessions (grain 'session') and profile_event_daily (grain 'day'): pins the changes since
+    the model last processed in its work table and deletes the rows they make stale (see the header):
+      session: profile_id, changed_from (the earliest change; null: the whole profile);
+      day: profile_id, event_date (null: the whole profile; then no other row of the profile).
+#}
+{% macro profile_changes_prepare(grain) -%}
+    {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
+    {%- set changes = segmentation.profile_changes_relation() -%}
+    {%- set changes_sql = segmentation.profile_changes_sql(this) -%}
+    {%- do run_query('drop table if exists ' ~ changes) -%}
+    {%- if grain == 'session' -%}
+        {%- do run_query('create table ' ~ changes ~ ' as select profile_id, '
+            ~ 'case when count(event_at) = count(*) then min(event_at) end as changed_from '
+            ~ 'from (' ~ changes_sql ~ ') as changes group by profile_id') -%}
+        {%- do run_query('delete from ' ~ this ~ ' where session_id in (select kept.session_id from ' ~ this
+            ~ ' as kept inner join ' ~ changes ~ ' as changes on kept.profile_id = changes.profile_id'
+            ~ ' where changes.changed_from is null or '
+            ~ dbt.dateadd('minute', var('session_timeout_minutes'), 'kept.ended_at') ~ ' >= changes.changed_from)') -%}
+    {%- elif grain == 'day' -%}
+        {%- do run_query('create table ' ~ changes ~ ' as select distinct changes.profile_id, '
+            ~ 'case when whole_profiles.profile_id is null then cast(changes.event_at as date) end as event_date '
+            ~ 'from (' ~ changes_sql ~ ') as changes left join (select distinct profile_id from ' ~ ref('int_profiles__identity_changes')
+            ~ ' where changed_at > ' ~ segmentation.processed_watermark(this) ~ ') as whole_profiles'
+            ~ ' on changes.profile_id = whole_profiles.profile_id') -%}
+        {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes
+            ~ ' where event_date is null)') -%}
+        {%- do run_query('delete from ' ~ this ~ ' where (profile_id, event_date) in (select profile_id, event_date from '
+            ~ changes ~ ' where event_date is not null)') -%}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("profile_changes_prepare: grain is 'session' or 'day', not " ~ grain) }}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{# Post-hook of the three models: drops this run's work table. #}
+{% macro profile_changes_finish(identifier) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- do run_query('drop table if exists ' ~ segmentation.profile_work_relation(identifier)) -%}
+    {{ return('') }}
+{%- endmacro %}
