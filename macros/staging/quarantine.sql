@@ -1,9 +1,10 @@
 {#
     The rejected rows of a classified base model (rejection_reason not null), with the reason as
     `quarantine_reason`, the listed identifying columns and the loader's lineage columns, which point
-    back to the untouched row in the raw table. `raw_row_key` is unique per raw row.
+    back to the untouched row in the raw table. `raw_row_key` is unique per raw row. `stamped`: the
+    base model is incremental and carries _processed_at (the Segment message tables).
 #}
-{% macro quarantined_rows(base_relation, columns) %}
+{% macro quarantined_rows(base_relation, columns, stamped=false) %}
 with
 
 rejected as (
@@ -25,6 +26,9 @@ final as (
         _file_name,
         _file_row_number,
         _loaded_at
+        {%- if stamped %},
+        _processed_at
+        {%- endif %}
     from rejected
 
 )

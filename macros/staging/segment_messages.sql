@@ -118,7 +118,8 @@ classified as (
         coalesce(
             quarantine_reason,
             case when delivery_rank > 1 then 'duplicate_message_id' end
-        ) as rejection_reason
+        ) as rejection_reason,
+        {{ segmentation.run_timestamp() }} as _processed_at
     from ranked
 
 )

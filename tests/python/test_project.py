@@ -85,6 +85,11 @@ def test_every_quarantine_reason_has_a_unit_test_case() -> None:
     assert uncovered == {}
 
 
+def _test_name(test: str | dict) -> str:
+    """The generic test's name of a data_tests entry: `unique` or `{unique: {config: ...}}`."""
+    return test if isinstance(test, str) else next(iter(test))
+
+
 def test_every_model_documents_its_grain_and_primary_key() -> None:
     documented: dict[str, dict] = {}
     for path in _model_yaml_files():
@@ -98,7 +103,7 @@ def test_every_model_documents_its_grain_and_primary_key() -> None:
             key_tests = [
                 column["name"]
                 for column in model.get("columns", [])
-                if {"unique", "not_null"} <= {t for t in column.get("data_tests", []) if isinstance(t, str)}
+                if {"unique", "not_null"} <= {_test_name(test) for test in column.get("data_tests", [])}
             ]
             assert key_tests, f"{name} has no column tested unique + not_null"
 

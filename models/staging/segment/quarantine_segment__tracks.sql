@@ -1,4 +1,5 @@
 {{ segmentation.quarantined_rows(
     ref('base_segment__tracks'),
-    ['message_id', 'anonymous_id', 'user_id', 'event_timestamp', 'event_at', 'received_at', 'event']
+    ['message_id', 'anonymous_id', 'user_id', 'event_timestamp', 'event_at', 'received_at', 'event'],
+    stamped=true
 ) }}

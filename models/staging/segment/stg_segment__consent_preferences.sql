@@ -21,7 +21,8 @@ purposes as (
         received_at,
         coalesce(lower({{ segmentation.json_text('properties', 'source') }}), 'unspecified') as decision_source,
         '{{ purpose }}' as purpose,
-        lower({{ segmentation.json_text('consent_preferences', purpose) }}) as decision
+        lower({{ segmentation.json_text('consent_preferences', purpose) }}) as decision,
+        _processed_at
     from consent_events
     {%- if not loop.last %}
     union all
@@ -40,7 +41,8 @@ decisions as (
         received_at,
         decision_source,
         purpose,
-        decision = 'true' as is_granted
+        decision = 'true' as is_granted,
+        _processed_at
     from purposes
     where decision in ('true', 'false')
 

@@ -34,7 +34,8 @@ traits_extracted as (
         {{ segmentation.json_text('traits', 'crm_id') }} as trait_crm_id,
         {{ segmentation.json_text('traits', 'customer_id') }} as trait_customer_id,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _processed_at
     from identifies
 
 ),
@@ -68,7 +69,8 @@ normalised as (
         {{ segmentation.normalise_id('trait_crm_id') }} as crm_id,
         {{ segmentation.normalise_id('trait_customer_id') }} as customer_id,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _processed_at
     from traits_extracted
 
 )

@@ -28,7 +28,8 @@ renamed as (
         consent_preferences,
         properties,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _processed_at
     from pages
 
 )

@@ -32,7 +32,8 @@ renamed as (
         {{ segmentation.normalise_id(segmentation.json_text('properties', 'order_id')) }} as order_id,
         upper({{ segmentation.normalise_id(segmentation.json_text('properties', 'currency')) }}) as currency,
         _load_id,
-        _loaded_at
+        _loaded_at,
+        _processed_at
     from tracks
 
 )

@@ -1,0 +1,145 @@
+"""Scoped data tests (macros/tests/written_this_run.sql): on an incremental run the tests of incremental
+models check only the keys the model's newest run wrote, on --full-refresh or with var test_scope
+'all' everything.
+
+A warehouse is built from a year of sample data, then a small last batch (two days) runs
+incrementally. The tests show that
+  - a model bug that duplicates a row the run writes fails the incremental build (the scoped unique
+    test keeps every row of a written key);
+  - a duplicate of a row the newest run wrote fails `dbt test`, a duplicate among rows no run wrote
+    since is left to the full test (test_scope all, the nightly --full-refresh), which finds it;
+  - the compiled test SQL holds the filter on an incremental run and not on --full-refresh or with
+    test_scope all, and the filter keeps a small part of the table's rows."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.loader import load_folder
+from orchestration.sample_data import generate
+from orchestration.warehouse import Target
+from tests.python.helpers import copy_project, run_dbt, split_into_batches
+
+CUTS = ("2026-10-30",)
+SCOPED = {
+    # test name: (tested relation, its row count must exceed the scanned rows this many times)
+    "unique_int_profiles__events_message_id": ("profiles.int_profiles__events", 5),
+    "unique_sessions_session_id": ("profiles.sessions", 5),
+    "segmentation_unique_combination_of_columns_sessions_profile_id__session_number": ("profiles.sessions", 5),
+    "not_null_profile_event_daily_profile_id": ("profiles.profile_event_daily", 5),
+    "unique_stg_segment__pages_message_id": ("staging.stg_segment__pages", 20),
+    "not_null_stg_segment__tracks_event_at": ("staging.stg_segment__tracks", 20),
+}
+FILTER = re.compile(r"\(select \* from (\S+) where (.*?)\) dbt_subquery", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    work = tmp_path_factory.mktemp("scoped_tests")
+    sample = work / "sample"
+    generate(sample, people=300, seed=13, end_date=date(2026, 11, 1), days=365)
+    folders = split_into_batches(sample, work, CUTS)
+    database = work / "warehouse.duckdb"
+    target = Target(name="duckdb", kind="duckdb", duckdb_path=database)
+    load_folder(folders[0], target)
+    run_dbt(database, work, "build")
+    load_folder(folders[1], target)
+    run_dbt(database, work, "build")
+    return {"work": work, "database": database}
+
+
+def _compile(warehouse: dict, *args: str) -> dict[str, str]:
+    """Compiles the scoped tests (dbt runs get_where_subquery, so the filter is resolved) and returns
+    each test's compiled SQL."""
+    work = warehouse["work"]
+    run_dbt(warehouse["database"], work, "compile", "--select", *SCOPED, *args)
+    [manifest] = work.glob("target_*/manifest.json")
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return {node["name"]: node["compiled_code"] for node in nodes if node["name"] in SCOPED}
+
+
+def test_an_incremental_run_tests_only_what_it_wrote(warehouse: dict) -> None:
+    compiled = _compile(warehouse)
+    with duckdb.connect(str(warehouse["database"]), read_only=True) as connection:
+        for name, (relation, factor) in SCOPED.items():
+            [(tested, condition)] = FILTER.findall(compiled[name])
+            assert relation.split(".")[1] in tested, name
+            assert "_processed_at = cast('" in condition, name
+            total = connection.execute(f"select count(*) from {relation}").fetchone()[0]
+            scanned = connection.execute(f"select count(*) from {tested} where {condition}").fetchone()[0]
+            assert 0 < scanned * factor < total, (name, scanned, total)
+
+
+@pytest.mark.parametrize("args", [("--full-refresh",), ("--vars", "{test_scope: all}")], ids=["full_refresh", "all"])
+def test_full_refresh_and_test_scope_all_test_everything(warehouse: dict, args: tuple[str, ...]) -> None:
+    for name, sql in _compile(warehouse, *args).items():
+        assert "_processed_at" not in sql, name
+        assert "__written_this_run__" not in sql, name
+
+
+def test_a_duplicate_the_newest_run_wrote_fails_and_an_older_one_waits_for_the_full_test(warehouse: dict) -> None:
+    database, work = warehouse["database"], warehouse["work"]
+    select = ["--select", "sessions,test_name:unique"]
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create table profiles.sessions_backup as select * from profiles.sessions")
+        # A copy of a session row the newest run wrote.
+        connection.execute("""
+            insert into profiles.sessions
+            select * from profiles.sessions
+            where _processed_at = (select max(_processed_at) from profiles.sessions)
+            limit 1
+        """)
+    with pytest.raises(AssertionError, match="FAIL 1 unique_sessions_session_id"):
+        run_dbt(database, work, "test", *select)
+
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("delete from profiles.sessions")
+        connection.execute("insert into profiles.sessions select * from profiles.sessions_backup")
+        # A copy of a row no run wrote since the previous tests: not in the newest run's keys.
+        connection.execute("""
+            insert into profiles.sessions
+            select * from profiles.sessions
+            where _processed_at < (select max(_processed_at) from profiles.sessions)
+            limit 1
+        """)
+    run_dbt(database, work, "test", *select)
+    with pytest.raises(AssertionError, match="FAIL 1 unique_sessions_session_id"):
+        run_dbt(database, work, "test", *select, "--vars", "{test_scope: all}")
+
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("delete from profiles.sessions")
+        connection.execute("insert into profiles.sessions select * from profiles.sessions_backup")
+        connection.execute("drop table profiles.sessions_backup")
+    run_dbt(database, work, "test", *select)
+
+
+def test_a_bug_that_duplicates_a_new_row_fails_the_incremental_build(
+    warehouse: dict, tmp_path: Path
+) -> None:
+    """A copy of the project whose stg_segment__pages repeats one row the run wrote: the next
+    incremental build, with new data, fails on the scoped unique test. Runs last: it changes the
+    warehouse."""
+    database, work = warehouse["database"], warehouse["work"]
+    project = copy_project(tmp_path / "project")
+    model = project / "models" / "staging" / "segment" / "stg_segment__pages.sql"
+    model.write_text(model.read_text().replace(
+        "select * from renamed",
+        "select * from renamed\nunion all\n(select * from renamed\n"
+        "where _processed_at = {{ segmentation.run_timestamp() }}\norder by message_id\nlimit 1)",
+    ))
+    with duckdb.connect(str(database)) as connection:
+        # New data for the run: a page view delivered again under a new message id.
+        connection.execute("""
+            insert into raw.pages
+            select * replace ('scoped-test-' || id as id, 'scoped-test-load' as _load_id)
+            from raw.pages
+            limit 1
+        """)
+    with pytest.raises(AssertionError, match="FAIL 1 unique_stg_segment__pages_message_id"):
+        run_dbt(database, work, "build", "--select", "+stg_segment__pages", project=project)
