@@ -263,14 +263,26 @@
 #}
 {% macro erasure_delete(relation, condition, counts, detail_expression=none) -%}
     {%- set name = relation.schema ~ '.' ~ relation.identifier -%}
-    {#- One pass: the delete returns each deleted row's detail, counted here (a count first and then the
-        delete scanned every table twice; the rows of the erased people are few). -#}
-    {%- set deleted = run_query('delete from ' ~ relation ~ ' where ' ~ condition ~ ' returning '
-        ~ (detail_expression or "'all'") ~ ' as detail') -%}
     {%- set found = {} -%}
-    {%- for row in deleted -%}
-        {%- do found.update({row[0]: found.get(row[0], 0) + 1}) -%}
-    {%- endfor -%}
+    {%- if detail_expression -%}
+        {#- Counts per detail first, then the delete (a delete ... returning fetched every column of the
+            deleted rows on DuckDB: slower than the two scans). -#}
+        {%- for row in run_query('select ' ~ detail_expression ~ ' as detail, count(*) as found from ' ~ relation
+            ~ ' where ' ~ condition ~ ' group by ' ~ detail_expression) -%}
+            {%- do found.update({row[0]: row[1]}) -%}
+        {%- endfor -%}
+        {%- if found -%}
+            {%- do run_query('delete from ' ~ relation ~ ' where ' ~ condition) -%}
+        {%- endif -%}
+    {%- else -%}
+        {#- One scan: the delete's own row count (DuckDB returns it as a row, PostgreSQL as rows affected). -#}
+        {%- set response, result = adapter.execute('delete from ' ~ relation ~ ' where ' ~ condition, fetch=True) -%}
+        {%- set deleted = response.rows_affected if response.rows_affected is not none and response.rows_affected >= 0
+            else (result.rows[0][0] if result.rows | length > 0 else 0) -%}
+        {%- if deleted | int > 0 -%}
+            {%- do found.update({'all': deleted | int}) -%}
+        {%- endif -%}
+    {%- endif -%}
     {%- set total = found.values() | sum -%}
     {%- for detail in found | sort -%}
         {%- do run_query("insert into " ~ counts ~ " values ('" ~ name ~ "', 'deleted', '" ~ detail ~ "', " ~ found[detail] ~ ")") -%}
