@@ -24,7 +24,10 @@
       - the run is a --full-refresh (the nightly job),
       - var test_scope is 'all' (`--vars '{test_scope: all}'`), e.g. after a failed hourly run, whose
         rows the next hourly run would not test again, or after a test or a staging view changed,
-      - the relation has no marker column, or no stamped row, or the test is only being parsed.
+      - the relation has no marker column, or no stamped row, or the test is only being parsed,
+      - every row carries the newest stamp (a first build wrote them all; the filter would keep every
+        row at the cost of a second scan: at L it made the first build's uniqueness test of
+        profile_event_daily take 39.4 s instead of 11.9 s).
 #}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
@@ -72,11 +75,14 @@
         true
     {%- else -%}
         {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-        {%- set newest = none -%}
+        {%- set newest, oldest = none, none -%}
         {%- if marker | lower in columns -%}
-            {%- set newest = run_query('select max(' ~ marker ~ ') from ' ~ relation).columns[0].values()[0] -%}
+            {%- set stamps = run_query('select max(' ~ marker ~ '), min(' ~ marker ~ ') from ' ~ relation) -%}
+            {%- set newest, oldest = stamps[0][0], stamps[0][1] -%}
         {%- endif -%}
-        {%- if newest is none -%}
+        {#- No stamp, or the newest run wrote every row (a first build): the filter would keep every row,
+            and only cost a second scan. -#}
+        {%- if newest is none or newest == oldest -%}
             true
         {%- else -%}
             {%- set written = marker ~ " = cast('" ~ newest ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}

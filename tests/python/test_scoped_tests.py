@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -81,6 +82,26 @@ def test_full_refresh_and_test_scope_all_test_everything(warehouse: dict, args: 
     for name, sql in _compile(warehouse, *args).items():
         assert "_processed_at" not in sql, name
         assert "__written_this_run__" not in sql, name
+
+
+def test_a_table_the_newest_run_wrote_whole_is_tested_without_a_filter(warehouse: dict, tmp_path: Path) -> None:
+    """After a first build every row carries the newest stamp: the filter would keep every row at the
+    cost of a second scan, so the test reads the table as it is. The other tables keep their filter."""
+    database = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse["database"], database)
+    with duckdb.connect(str(database)) as connection:
+        connection.execute(
+            "update profiles.sessions set _processed_at = (select max(_processed_at) from profiles.sessions)")
+    run_dbt(database, tmp_path, "compile", "--select", *SCOPED)
+    [manifest] = tmp_path.glob("target_*/manifest.json")
+    compiled = {node["name"]: node["compiled_code"] for node in json.loads(manifest.read_text())["nodes"].values()
+                if node["name"] in SCOPED}
+    for name, (relation, _) in SCOPED.items():
+        filtered = FILTER.findall(compiled[name])
+        if relation == "profiles.sessions":
+            assert [condition.strip() for _, condition in filtered] == ["true"], name
+        else:
+            assert filtered and "_processed_at = cast('" in filtered[0][1], name
 
 
 def test_a_duplicate_the_newest_run_wrote_fails_and_an_older_one_waits_for_the_full_test(warehouse: dict) -> None:
