@@ -32,12 +32,12 @@ changes as (
 kept_sessions as (
 
     select
-        profile_id,
-        max(session_number) as kept_session_count,
-        max(ended_at) as kept_until
-    from {{ this }}
-    where profile_id in (select profile_id from changes)
-    group by profile_id
+        kept.profile_id,
+        max(kept.session_number) as kept_session_count,
+        max(kept.ended_at) as kept_until
+    from {{ this }} as kept
+    where kept.profile_id in (select changes.profile_id from changes)
+    group by kept.profile_id
 
 ),
 
