@@ -5,7 +5,7 @@
     incremental run writes only what changed since its watermark, so its cost follows the new events:
 
     int_profiles__events (pre-hook profile_events_prepare):
-      - pins its watermarks (newest _loaded_at and _processed_at) in <profiles>_work.int_profiles__events__run;
+      - reads its watermarks (newest _loaded_at and _processed_at) before it changes anything;
       - removes the rows of message ids loaded again since (a redelivery whose staged version changed)
         and logs each removed row's profile_id and event_at in <profiles>_work.int_profiles__events_removed,
         stamped with this run, for the models built on it;
@@ -37,9 +37,25 @@
 {%- endmacro %}
 
 
-{# The newest _processed_at of `target` (an incremental profile model), or a time before any run. #}
+{#
+    The newest _processed_at of `target` (an incremental profile model), or a time before any run, read
+    when the SQL that uses it is rendered and written into it as a literal: a filter on a literal is
+    pushed into the scan (DuckDB skips the row groups it rules out), one on a scalar subquery is not.
+    Every caller renders it before the statements of its run change `target`.
+#}
 {% macro processed_watermark(target) -%}
-    (select coalesce(max(_processed_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ target }})
+    {{ return(segmentation.column_watermark(target, '_processed_at')) }}
+{%- endmacro %}
+
+
+{# max(`column`) of `relation` as a timestamp literal, 1900-01-01 when it has no rows (see above). #}
+{% macro column_watermark(relation, column) -%}
+    {%- set expression = "coalesce(max(" ~ column ~ "), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ "))" -%}
+    {%- if not execute -%}
+        {{ return('(select ' ~ expression ~ ' from ' ~ relation ~ ')') }}
+    {%- endif -%}
+    {%- set value = run_query('select cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ ') from ' ~ relation).columns[0].values()[0] -%}
+    {{ return("cast('" ~ value ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
 {%- endmacro %}
 
 
@@ -70,22 +86,28 @@
 {%- endmacro %}
 
 
+{#
+    The watermarks of int_profiles__events as literals: its newest _loaded_at and _processed_at before
+    this run changes it. The model's body and its pre-hook both read them before the pre-hook deletes
+    anything (dbt compiles a model before it runs the model's hooks), so both see the same values.
+#}
+{% macro profile_events_watermarks() -%}
+    {{ return({'loaded': segmentation.column_watermark(this, '_loaded_at'),
+               'processed': segmentation.column_watermark(this, '_processed_at')}) }}
+{%- endmacro %}
+
+
 {# Pre-hook of int_profiles__events (see the header). #}
 {% macro profile_events_prepare() -%}
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
-    {%- set run = segmentation.profile_work_relation('int_profiles__events__run') -%}
+    {%- set watermarks = segmentation.profile_events_watermarks() -%}
     {%- set log = segmentation.profile_events_removed_log() -%}
-    {%- do run_query('drop table if exists ' ~ run) -%}
-    {%- do run_query('create table ' ~ run ~ ' as select'
-        ~ " coalesce(max(_loaded_at), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")) as loaded_watermark,"
-        ~ " coalesce(max(_processed_at), cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")) as processed_watermark"
-        ~ ' from ' ~ this) -%}
-    {%- set loaded_again = segmentation.loaded_message_ids_sql('(select loaded_watermark from ' ~ run ~ ')') -%}
+    {%- set loaded_again = segmentation.loaded_message_ids_sql(watermarks.loaded) -%}
     {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
         ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
     {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
     {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from '
-        ~ ref('int_profiles__identity_changes') ~ ' where changed_at > (select processed_watermark from ' ~ run ~ '))') -%}
+        ~ ref('int_profiles__identity_changes') ~ ' where changed_at > ' ~ watermarks.processed ~ ')') -%}
     {#- The log keeps what a model built on the events has not processed yet. -#}
     {%- set readers = [] -%}
     {%- for name in ['sessions', 'profile_event_daily'] -%}

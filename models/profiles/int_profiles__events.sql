@@ -13,7 +13,6 @@
 /* depends_on: {{ ref('privacy_suppressions') }} {{ ref('int_profiles__identity_changes') }} */
 {{ config(
     pre_hook="{{ segmentation.profile_events_prepare() }}",
-    post_hook="{{ segmentation.profile_changes_finish('int_profiles__events__run') }}",
 ) }}
 {%- set columns = [
     'message_id', 'event_type', 'event_name', 'product_category', 'event_at', 'page_url',
@@ -21,12 +20,12 @@
 with
 
 {%- if is_incremental() %}
-{%- set run = segmentation.profile_work_relation('int_profiles__events__run') %}
+{%- set watermarks = segmentation.profile_events_watermarks() %}
 
 changed_profiles as (
 
     select profile_id from {{ ref('int_profiles__identity_changes') }}
-    where changed_at > (select processed_watermark from {{ run }})
+    where changed_at > {{ watermarks.processed }}
 
 ),
 
@@ -35,7 +34,7 @@ new_events as (
     select {{ columns | join(', ') }}
     from (
         {{ segmentation.stitched_events_sql(
-            event_filter="_loaded_at > (select loaded_watermark from " ~ run ~ ")") }}
+            event_filter="_loaded_at > " ~ watermarks.loaded) }}
     ) as stitched
 
 ),
