@@ -31,3 +31,17 @@
     {%- endif -%}
     {{ return('') }}
 {%- endmacro %}
+
+
+{#- `materialized` for a CTE that several parts of a query read, where the engine supports it (DuckDB and
+    PostgreSQL 12+ compute it once; DuckDB otherwise inlines it into each reader). -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'segmentation')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
+{% macro spark__materialized_cte() -%}
+{%- endmacro %}

@@ -391,19 +391,26 @@
             {%- set key_column = parent_keys.get(entry.base) -%}
             {#- Quarantined rows: their identifiers may sit unparsed in any text column of the raw row. Words
                 (ids, emails) and phone-like digit runs are cut out of the text and compared with the batch. -#}
-            {%- set token_selects = [] -%}
+            {#- The text columns are joined with '|' (in neither token class, so no token spans two
+                columns) and cut once per kind: one regex pass per row instead of one per column. -#}
+            {%- set text_columns = [] -%}
             {%- for column in raw_info.columns if segmentation.erasure_is_text(column.type) and column.name not in lineage -%}
+                {%- do text_columns.append('quarantined.' ~ adapter.quote(column.name)) -%}
+            {%- endfor -%}
+            {%- set token_selects = [] -%}
+            {%- if text_columns -%}
                 {%- for kind, pattern in [('text', "'[A-Za-z0-9][A-Za-z0-9._%+@-]{3,}'"), ('phone', "'[+]?[0-9][0-9 ().-]{6,}[0-9]'")] -%}
                     {%- do token_selects.append("select _load_id, _file_name, _file_row_number, '" ~ kind ~ "' as token_kind, "
-                        ~ segmentation.regex_all_matches('quarantined.' ~ adapter.quote(column.name), pattern)
+                        ~ segmentation.regex_all_matches("concat_ws('|', " ~ text_columns | join(', ') ~ ")", pattern)
                         ~ " as token from quarantined") -%}
                 {%- endfor -%}
-            {%- endfor -%}
+            {%- endif -%}
             {%- set phone_digits = "right(" ~ segmentation.regex_replace_all('token', "'[^0-9]'", "''") ~ ", 9)" -%}
             {%- set rows_sql -%}
                 with
 
-                quarantined as (
+                {#- Materialized: every token select below reads it (inlined, each one scanned the raw table). #}
+                quarantined as {{ segmentation.materialized_cte() }} (
 
                     select raw_rows.*
                     from {{ raw }} as raw_rows
@@ -444,11 +451,14 @@
 
                 )
 
+                {#- One scan per condition, unioned: or-ed `in (subquery)` conditions made DuckDB mark every
+                    row against every subquery (1.3 s against 0.5 s on raw pages at L). #}
+                {%- for condition in conditions + [row_key ~ ' in (select _load_id, _file_name, _file_row_number from matched)'] %}
+                {{ 'union' if not loop.first }}
                 select _load_id, _file_name, _file_row_number{{ ', ' ~ key_column if key_column }}
                 from {{ base }}
-                where
-                    {{ conditions | join('\n or ') if conditions else '1 = 0' }}
-                    or {{ row_key }} in (select _load_id, _file_name, _file_row_number from matched)
+                where {{ condition }}
+                {%- endfor %}
             {%- endset -%}
             {%- set rows = segmentation.erasure_work_relation('erasure_rows__' ~ entry.base) -%}
             {%- do segmentation.erasure_create_table_as(rows, rows_sql) -%}
