@@ -53,4 +53,7 @@ identity_map as (
 
 )
 
-select * from identity_map
+select
+    *,
+    {{ segmentation.run_timestamp() }} as _processed_at
+from identity_map

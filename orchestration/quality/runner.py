@@ -140,8 +140,8 @@ def _window_relation(dataset: Dataset, window: _Window) -> str:
         new.append(f"{lineage} is null")  # rows without lineage are never recorded: always validated
     new_rows = " or ".join(new) or "1 = 0"
     # Uniqueness compares rows with each other: the earlier rows sharing a value with a new row join them.
-    earlier = "".join(f" or {column} in (select {column} from {table} where {new_rows})"
-                      for column in dataset.unique_columns)
+    earlier = "".join(f" or ({', '.join(key)}) in (select {', '.join(key)} from {table} where {new_rows})"
+                      for key in dataset.window_keys)
     return f"(select * from {table} where {new_rows}{earlier}) as {table.split('.')[-1]}"
 
 

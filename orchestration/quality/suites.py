@@ -42,13 +42,18 @@ class Dataset:
     # it must be the column a uniqueness expectation checks, so duplicates meet in one part.
     partition_by: str | None = None
     # Incremental validation (`run_quality(..., incremental=True)`): the table the dataset reads, written
-    # `{table}` in `sql`, and its lineage column naming the load of each row. An incremental run reads
+    # `{table}` in `sql`, and its lineage column (or expression) naming the load of each row: raw and
+    # staged events by _load_id, identity_map by the run that wrote the row. An incremental run reads
     # the table's rows of loads not validated before, plus every other row sharing the value of a
     # uniqueness-checked column with one of them (that column must be a column of the table, under the
-    # same name). Datasets without them (profiles, identity, the consent guard) are always validated whole.
+    # same name, or `unique_key` names the columns it is computed from). Datasets without them (profile
+    # sizes, profiles, the consent guard) are always validated whole.
     table: str | None = None
     incremental_by: str | None = None
     loaded_at_column: str = "_loaded_at"
+    # When the uniqueness-checked column is computed in `sql` (a hash), the columns of the table it is
+    # computed from: the window then adds the earlier rows sharing all of them with a new row.
+    unique_key: tuple[str, ...] | None = None
 
     @property
     def partition_column(self) -> str:
@@ -63,11 +68,22 @@ class Dataset:
         """The columns of the expectations that compare rows with each other (uniqueness)."""
         return tuple(e.column for e in self.expectations if isinstance(e, gxe.ExpectColumnValuesToBeUnique))
 
+    @property
+    def window_keys(self) -> tuple[tuple[str, ...], ...]:
+        """Per uniqueness expectation, the table columns an earlier row must share with a new row to
+        join an incremental window."""
+        if self.unique_key:
+            return (self.unique_key,)
+        return tuple((column,) for column in self.unique_columns)
+
     def __post_init__(self) -> None:
         if not self.incremental:
             return
         if "{table}" not in self.sql:
             raise ValueError(f"dataset {self.name}: an incremental dataset reads its table as {{table}}")
+        if self.unique_key and len(self.unique_columns) != 1:
+            raise ValueError(f"dataset {self.name}: unique_key names the columns of exactly one uniqueness "
+                             f"expectation, found {len(self.unique_columns)}")
         for expectation in self.expectations:
             if not isinstance(expectation, ROW_EXPECTATIONS + (gxe.ExpectColumnValuesToBeUnique,)):
                 # An aggregate (a mean, a distinct count, a compound key) over new rows says nothing
@@ -194,9 +210,15 @@ SUITES: tuple[Suite, ...] = (
                 # The identifier as an MD5 of type and value: a duplicate is reported by its row key
                 # and this hash, never by the identifier itself.
                 sql="select md5(identifier_type || ':' || identifier_value) as identifier_md5, profile_id, "
-                    "identifier_type || ':' || profile_id as row_key from identity.identity_map",
+                    "identifier_type || ':' || profile_id as row_key from {table}",
                 key="row_key",
                 partition_by="identifier_md5",
+                # Incremental by the run that wrote each row (identity_map rewrites only the identifiers
+                # a run changed); a new row's identifier brings its earlier rows into the window.
+                table="identity.identity_map",
+                incremental_by="cast(_processed_at as varchar)",
+                loaded_at_column="_processed_at",
+                unique_key=("identifier_type", "identifier_value"),
                 expectations=(
                     gxe.ExpectColumnValuesToBeUnique(column="identifier_md5"),
                     gxe.ExpectColumnValuesToNotBeNull(column="profile_id"),

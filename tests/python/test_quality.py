@@ -132,7 +132,8 @@ def test_an_erased_email_in_activation_fails_the_consent_guard(built: dict) -> N
 def test_a_duplicated_identifier_in_identity_map_fails_the_identity_suite(built: dict) -> None:
     damage = """
         insert into identity.identity_map
-        select identifier_type, identifier_value, 'prof_injected_duplicate', first_seen_at, last_seen_at
+        select identifier_type, identifier_value, 'prof_injected_duplicate', first_seen_at, last_seen_at,
+            _processed_at
         from identity.identity_map where identifier_type = 'email' limit 1
     """
     report, _ = _run(built, "duplicate", damage)
@@ -163,7 +164,8 @@ def test_large_datasets_validated_in_parts_give_the_same_outcomes(
     whole-dataset run reports."""
     damage = """
         insert into identity.identity_map
-        select identifier_type, identifier_value, 'prof_injected_duplicate', first_seen_at, last_seen_at
+        select identifier_type, identifier_value, 'prof_injected_duplicate', first_seen_at, last_seen_at,
+            _processed_at
         from identity.identity_map where identifier_type = 'email' limit 1
     """
     whole, _ = _run(built, "whole", damage)
@@ -238,13 +240,14 @@ def test_an_incremental_run_validates_only_new_loads_and_a_clean_batch_passes(bu
     assert runs["raw_tracks"] == ("incremental", BATCH_ROWS)
     assert runs["stg_segment__tracks"] == ("incremental", BATCH_ROWS)
     assert runs["stg_segment__identifies"] == ("incremental", 0)
-    for name in ("identity_map", "profile_sizes", "profile_traits", "activation_rows"):
+    assert runs["identity_map"] == ("incremental", 0)  # no identity run wrote a row since
+    for name in ("profile_sizes", "profile_traits", "activation_rows"):
         assert runs[name] == ("full", totals[name])
     assert _rows(report, "stg_segment__tracks") == {BATCH_ROWS}  # every expectation saw only the new rows
     # Data Docs name the mode: the run, and the event datasets validated incrementally.
     pages = [str(page.relative_to(docs)) for page in (docs / "validations").rglob("*.html")
              if f"incremental {report.run_id[:8]}" in str(page)]
-    assert len(pages) == 7 and sum("__incremental" in page for page in pages) == 3, pages
+    assert len(pages) == 7 and sum("__incremental" in page for page in pages) == 4, pages
     recorded = _query(target, f"select dataset_name, validation_mode, max(element_count) from {RESULTS_TABLE} "
                               "where run_id = ? group by dataset_name, validation_mode", (report.run_id,))
     assert ("stg_segment__tracks", "incremental", BATCH_ROWS) in recorded
@@ -287,6 +290,42 @@ def test_an_incremental_run_catches_a_duplicate_of_an_old_row_and_keeps_reportin
     again = run_quality(target, docs_dir=docs, incremental=True)
     assert [(o.dataset, o.unexpected_keys) for o in again.failed()] == [("stg_segment__tracks", [old])]
     assert _runs(again)["raw_tracks"] == ("incremental", 0)  # raw passed: its watermark moved
+
+
+def test_identity_map_is_validated_by_the_rows_a_run_wrote_and_their_identifiers(built: dict) -> None:
+    """identity_map rows carry the run that wrote them: an incremental validation reads the rows of runs
+    not validated before, and the earlier rows of the same identifiers, so a new row that repeats an
+    old identifier under another profile fails uniqueness as in a full run."""
+    target = _copy(built, "inc_identity")
+    docs = built["work"] / "docs_inc_identity"
+    assert run_quality(target, docs_dir=docs).failed() == []
+    total = _query(target, "select count(*) from identity.identity_map")[0][0]
+    # A later identity run rewrote 3 identifiers: their rows carry its stamp.
+    with connect(target) as warehouse:
+        warehouse.execute("create temporary table rewritten as select * from identity.identity_map "
+                          "where identifier_type = 'email' order by identifier_value limit 3")
+        warehouse.execute("update rewritten set _processed_at = _processed_at + interval '1 hour'")
+        warehouse.execute("delete from identity.identity_map where (identifier_type, identifier_value) in "
+                          "(select identifier_type, identifier_value from rewritten)")
+        warehouse.execute("insert into identity.identity_map select * from rewritten")
+    clean = run_quality(target, docs_dir=docs, incremental=True)
+    assert _runs(clean)["identity_map"] == ("incremental", 3) and clean.failed() == []
+    # The next run wrote one row: an identifier validated long ago, now also under another profile.
+    old = _query(target, "select identifier_type, identifier_value, profile_id from identity.identity_map "
+                         "where identifier_type = 'email' and _processed_at = "
+                         "(select min(_processed_at) from identity.identity_map) order by identifier_value limit 1")[0]
+    duplicate = ("insert into identity.identity_map select identifier_type, identifier_value, "
+                 "'prof_injected_duplicate', first_seen_at, last_seen_at, _processed_at + interval '2 hour' "
+                 "from identity.identity_map where identifier_type = 'email' and identifier_value = ?")
+    with connect(target) as warehouse:
+        warehouse.execute(duplicate.replace("?", warehouse.placeholder), [old[1]])
+    report = run_quality(target, docs_dir=docs, incremental=True)
+    assert _runs(report)["identity_map"] == ("incremental", 2)  # the new row and the old one it repeats
+    duplicated = sorted(_failed(report)[("identity_map", "identifier_md5")])
+    assert duplicated == sorted([f"email:{old[2]}", "email:prof_injected_duplicate"])
+    full = run_quality(target, docs_dir=built["work"] / "docs_inc_identity_full")
+    assert _runs(full)["identity_map"] == ("full", total + 1)
+    assert sorted(_failed(full)[("identity_map", "identifier_md5")]) == duplicated  # as a full run finds
 
 
 def test_an_incremental_run_catches_a_bad_row_in_new_data(built: dict) -> None:
