@@ -2,7 +2,27 @@
     One row per identifier (not blocklisted) with the profile it belongs to. Profile ids come from
     identity_profile_registry: a profile keeps its id across runs and full refreshes, merges keep the
     id of the oldest profile, and ids are never reused.
+    Incremental: a run rewrites the rows of the identifiers of the components that changed in it and of
+    the identifiers the inputs touched (macros/identity/incremental_graph.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    post_hook="{{ segmentation.identity_chain_finish('identity_map') }}",
+) }}
+{%- set changed_identifiers = 'select changed.identifier_type, changed.identifier_value from '
+    ~ ref('int_identity__identifiers') ~ ' as changed where changed.node_id in (select dirty.node_id from '
+    ~ segmentation.identity_dirty_nodes_relation() ~ ' as dirty) union select touched.identifier_type, '
+    ~ 'touched.identifier_value from ' ~ segmentation.identity_work_relation('int_identity__touched') ~ ' as touched' %}
+{%- set mode = segmentation.identity_chain_prepare(
+    'identity_map',
+    ['int_identity__components_limited', 'identity_profile_registry'],
+    '(identifier_type, identifier_value) in (' ~ changed_identifiers ~ ')'
+) %}
+{%- set changed_filter = '' %}
+{%- if mode == 'incremental' %}
+    {%- set changed_filter = ' and node_id in (select node_id from ' ~ segmentation.identity_dirty_nodes_relation() ~ ')' %}
+{%- endif %}
 with
 
 components as (
@@ -14,7 +34,7 @@ components as (
 identifiers as (
 
     select * from {{ ref('int_identity__identifiers') }}
-    where not is_blocked
+    where not is_blocked{{ changed_filter }}
 
 ),
 
