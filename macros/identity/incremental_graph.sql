@@ -340,13 +340,17 @@
     SQL), records the run, deletes the rows `delete_condition` selects when incremental, all rows when
     rebuilding. Returns the mode.
 -#}
-{% macro identity_chain_prepare(model_name, upstream_models, delete_condition) -%}
+{% macro identity_chain_prepare(model_name, upstream_models, delete_condition, keep_before_delete=none) -%}
     {%- if not execute or flags.WHICH not in ('run', 'build') or model.resource_type != 'model' -%}
         {{ return('full') }}
     {%- endif -%}
     {%- set mode = segmentation.identity_chain_mode(model_name, upstream_models) -%}
     {%- do segmentation.identity_chain_start(model_name, mode) -%}
     {%- if mode == 'incremental' -%}
+        {#- keep_before_delete: (relation, select) written before the rows go, for the models after this one. -#}
+        {%- if keep_before_delete -%}
+            {%- do run_query(segmentation.cc_create_table_as(keep_before_delete[0], keep_before_delete[1])) -%}
+        {%- endif -%}
         {%- do run_query('delete from ' ~ this ~ ' where ' ~ delete_condition) -%}
     {%- elif mode == 'rebuild' -%}
         {%- do log('identity: rebuilding ' ~ model_name, info=true) -%}
@@ -361,4 +365,24 @@
     {%- if not execute -%}{{ return('select 1 as component_id') }}{%- endif -%}
     {{ return('select component_id from ' ~ segmentation.identity_node_relation('int_identity__components_limited')
         ~ ' where node_id in (select node_id from ' ~ segmentation.identity_dirty_nodes_relation() ~ ')') }}
+{%- endmacro %}
+
+
+{#- The identifiers whose map rows a run rewrites: those of the changed components and the touched ones. -#}
+{% macro identity_changed_identifiers_sql() -%}
+    {%- if not execute -%}{{ return("select 'x' as identifier_type, 'x' as identifier_value") }}{%- endif -%}
+    {{ return('select changed.identifier_type, changed.identifier_value from '
+        ~ segmentation.identity_node_relation('int_identity__identifiers') ~ ' as changed where changed.node_id in '
+        ~ '(select dirty.node_id from ' ~ segmentation.identity_dirty_nodes_relation() ~ ' as dirty) '
+        ~ 'union select touched.identifier_type, touched.identifier_value from '
+        ~ segmentation.identity_work_relation('int_identity__touched') ~ ' as touched') }}
+{%- endmacro %}
+
+
+{#- The profiles whose map rows a run of identity_map rewrote: their ids before and after. -#}
+{% macro identity_changed_profiles_sql() -%}
+    {%- if not execute -%}{{ return("select 'x' as profile_id") }}{%- endif -%}
+    {{ return('select profile_id from ' ~ segmentation.identity_work_relation('identity_map__old_profiles')
+        ~ ' union select profile_id from ' ~ segmentation.identity_node_relation('identity_map')
+        ~ ' where (identifier_type, identifier_value) in (' ~ segmentation.identity_changed_identifiers_sql() ~ ')') }}
 {%- endmacro %}

@@ -10,14 +10,16 @@
     incremental_strategy='append',
     post_hook="{{ segmentation.identity_chain_finish('identity_map') }}",
 ) }}
-{%- set changed_identifiers = 'select changed.identifier_type, changed.identifier_value from '
-    ~ ref('int_identity__identifiers') ~ ' as changed where changed.node_id in (select dirty.node_id from '
-    ~ segmentation.identity_dirty_nodes_relation() ~ ' as dirty) union select touched.identifier_type, '
-    ~ 'touched.identifier_value from ' ~ segmentation.identity_work_relation('int_identity__touched') ~ ' as touched' %}
+{%- set changed_identifiers = segmentation.identity_changed_identifiers_sql() %}
 {%- set mode = segmentation.identity_chain_prepare(
     'identity_map',
     ['int_identity__components_limited', 'identity_profile_registry'],
-    '(identifier_type, identifier_value) in (' ~ changed_identifiers ~ ')'
+    '(identifier_type, identifier_value) in (' ~ changed_identifiers ~ ')',
+    keep_before_delete=(
+        segmentation.identity_work_relation('identity_map__old_profiles'),
+        'select distinct profile_id from ' ~ this ~ ' where (identifier_type, identifier_value) in ('
+        ~ changed_identifiers ~ ')'
+    )
 ) %}
 {%- set changed_filter = '' %}
 {%- if mode == 'incremental' %}

@@ -29,10 +29,8 @@
 {%- set changed_anchors = '' %}
 {%- if changed_only %}
     {#- Active ids anchored in a changed component or at an identifier the inputs touched (it may have left the graph). -#}
-    {%- set changed_anchors = ' and (anchor_type, anchor_value) in (select changed.identifier_type, changed.identifier_value from '
-        ~ ref('int_identity__identifiers') ~ ' as changed where changed.node_id in (select dirty.node_id from '
-        ~ segmentation.identity_dirty_nodes_relation() ~ ' as dirty) union select touched.identifier_type, '
-        ~ 'touched.identifier_value from ' ~ segmentation.identity_work_relation('int_identity__touched') ~ ' as touched)' %}
+    {%- set changed_anchors = ' and (anchor_type, anchor_value) in ('
+        ~ segmentation.identity_changed_identifiers_sql() ~ ')' %}
 {%- endif %}
 with
 

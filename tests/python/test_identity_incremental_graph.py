@@ -16,7 +16,7 @@ from orchestration.sample_data import generate
 from orchestration.warehouse import Target
 from tests.python.helpers import open_query, run_dbt, split_into_batches
 
-SELECTION = ["--select", "+identity_map", "+profile_merges", "+identity_edges"]
+SELECTION = ["--select", "+identity_map", "+profile_merges", "+identity_edges", "+identity_largest_profiles"]
 CUTS = ("2026-03-01", "2026-06-01", "2026-09-01")
 LINK_COLUMNS = "node_a, node_b, first_seen_at, last_seen_at, observations, is_forced, source_models"
 # Component labels are one node id of their component; which one depends on the path taken, so
@@ -29,6 +29,8 @@ ROWS = {
     "identity.identity_profile_registry": "profile_id, anchor_type, anchor_value, generation, split_from_profile_id, "
                                           "retired_reason, merged_into_profile_id",
     "identity.identity_map": "identifier_type, identifier_value, profile_id, first_seen_at, last_seen_at",
+    "identity.int_identity__profile_sizes": "profile_id, identifiers, email_count, first_seen_at, last_seen_at",
+    "identity.identity_largest_profiles": "profile_id, identifiers, size_rank",
     "identity.identity_edges": "identifier_type_a, identifier_value_a, identifier_type_b, identifier_value_b, "
                                "first_seen_at, last_seen_at, observations, is_forced, source_models",
 }
