@@ -96,12 +96,11 @@ def test_every_batch_equals_a_full_refresh_of_the_same_warehouse(batches: list[d
             assert incremental[table] == rebuilt[table], (number, table)
 
 
-def test_the_batches_exercise_limits_merges_and_new_ids(batches: list[dict]) -> None:
-    """The equality is not vacuous: limits cut links and split components, ids merge across batches."""
+def test_the_batches_exercise_limits_and_merges(batches: list[dict]) -> None:
+    """The equality is not vacuous: limits cut links, and ids merge across batches."""
     last = batches[-1]["incremental"]
     assert {row[-3] for row in last["identity.int_identity__links_ruled"]} >= {None, "limit"}
     assert any(row[5] == "merged" for row in last["identity.identity_profile_registry"])
-    assert len(last["identity.int_identity__components_limited"]) > len(last["identity.int_identity__components"])
 
 
 def test_later_batches_rewrite_only_part_of_the_graph(batches: list[dict]) -> None:
