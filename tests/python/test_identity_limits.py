@@ -155,7 +155,9 @@ def _graph_state(database: Path) -> dict[str, object]:
             groups.setdefault(component_id, set()).add(node_id)
         return {
             "limited": frozenset(frozenset(group) for group in groups.values()),
-            "map": set(connection.execute("select * from identity.identity_map").fetchall()),
+            "map": set(connection.execute(
+                "select identifier_type, identifier_value, profile_id, first_seen_at, last_seen_at "
+                "from identity.identity_map").fetchall()),
             "edges": set(connection.execute("select * from identity.identity_edges").fetchall()),
             "ruled": set(connection.execute("select * from identity.int_identity__links_ruled").fetchall()),
             "limit_cuts": set(connection.execute("select * from identity.int_identity__limit_cuts").fetchall()),
