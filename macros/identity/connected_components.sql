@@ -285,10 +285,14 @@
     {%- set work = this.incorporate(path={'schema': this.schema ~ '_work'}) -%}
     {%- set previous = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
     {%- set snapshot = adapter.get_relation(database=this.database, schema=work.schema, identifier=snapshot_identifier) -%}
+    {#- The run is recorded for the models after the components (macros/identity/incremental_graph.sql):
+        an incremental run leaves its recomputed and lifted nodes in the delta tables below. -#}
     {%- if previous is none or snapshot is none or flags.FULL_REFRESH -%}
+        {%- do segmentation.identity_chain_start(this.identifier, 'full') -%}
         {%- do log('connected components: full computation', info=true) -%}
         {{ return(segmentation.connected_components(edges_relation, nodes_relation, max_rounds, stats_identifier)) }}
     {%- endif -%}
+    {%- do segmentation.identity_chain_start(this.identifier, 'incremental') -%}
 
     {%- set prefix = this.identifier ~ '__delta' -%}
     {%- set rel = {} -%}

@@ -32,6 +32,10 @@
 
 
 {% macro identity_work_relation(identifier) -%}
+    {%- if not execute -%}
+        {#- Parsing: the graph is not known yet; the name only has to render. -#}
+        {{ return(api.Relation.create(database=target.database, schema='identity_work', identifier=identifier)) }}
+    {%- endif -%}
     {%- set identifiers_model = segmentation.identity_node_relation('int_identity__identifiers') -%}
     {{ return(api.Relation.create(
         database=identifiers_model.database, schema=identifiers_model.schema ~ '_work', identifier=identifier)) }}
@@ -103,8 +107,12 @@
 {%- endmacro %}
 
 
-{% macro identity_drop_touched_tables() -%}
-    {%- do run_query('drop table if exists ' ~ segmentation.identity_work_relation('int_identity__touched')) -%}
+{#- The touched identifiers (int_identity__touched) stay until the next run of the identifiers:
+    int_identity__links_ruled reads them (macros/identity/incremental_graph.sql). -#}
+{% macro identity_drop_touched_tables(keep_touched=false) -%}
+    {%- if not keep_touched -%}
+        {%- do run_query('drop table if exists ' ~ segmentation.identity_work_relation('int_identity__touched')) -%}
+    {%- endif -%}
     {%- for source in segmentation.identity_sources() -%}
         {%- do run_query('drop table if exists ' ~ segmentation.identity_touched_rows_relation(loop.index)) -%}
     {%- endfor -%}
@@ -230,7 +238,7 @@
     {%- do run_query("delete from " ~ state ~ " where model_name = 'int_identity__links'") -%}
     {%- do run_query("insert into " ~ state ~ " (model_name, run_id, fingerprint) values ('int_identity__links', '"
         ~ consumed ~ "', '" ~ segmentation.identity_inputs_fingerprint('int_identity__links') ~ "')") -%}
-    {%- do segmentation.identity_drop_touched_tables() -%}
+    {%- do segmentation.identity_drop_touched_tables(keep_touched=true) -%}
     {{ return('') }}
 {%- endmacro %}
 
@@ -280,6 +288,17 @@
         ~ selects | join(' union all ') ~ ') as collateral left join ' ~ batch ~ ' as batch'
         ~ ' on collateral.identifier_type = batch.identifier_type and collateral.identifier_value = batch.identifier_value'
         ~ ' where collateral.identifier_value is not null and batch.identifier_value is null') -%}
+    {#- And every identifier linked to one of the batch (a force_merge link shares no row): the rule
+        decisions of its links lose a neighbour (macros/identity/incremental_graph.sql). -#}
+    {%- set links = segmentation.identity_node_relation('int_identity__links') -%}
+    {%- if segmentation.existing_relation(links.schema, links.identifier) is not none -%}
+        {%- do run_query(
+            'insert into ' ~ dirty ~ ' select distinct identifiers.identifier_type, identifiers.identifier_value from ('
+            ~ 'select node_b as node_id from ' ~ links ~ ' where node_a in (select node_id from ' ~ batch ~ ')'
+            ~ ' union select node_a from ' ~ links ~ ' where node_b in (select node_id from ' ~ batch ~ ')'
+            ~ ') as neighbours inner join ' ~ identifiers_model ~ ' as identifiers on neighbours.node_id = identifiers.node_id'
+            ~ ' where identifiers.node_id not in (select node_id from ' ~ batch ~ ')') -%}
+    {%- endif -%}
     {%- for relation in scratch -%}
         {%- do run_query('drop table if exists ' ~ relation) -%}
     {%- endfor -%}

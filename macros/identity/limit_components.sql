@@ -133,3 +133,48 @@
     {%- endfor -%}
     {{ return('select node_id, component_id from ' ~ labels) }}
 {% endmacro %}
+
+
+{#
+    limit_components over the components that changed in this run only (macros/identity/incremental_graph.sql):
+    the components int_identity__components recomputed or merged, and those holding an identifier the
+    inputs touched (its observations rank the values). Their nodes and new labels go to
+    identity_work.int_identity__components_limited__dirty, the labels those nodes and the touched
+    identifiers had before to ..__old_labels, and their rows are deleted before the model inserts
+    the new ones. Any other component has the same nodes, links and identifiers as in the last run, so
+    it keeps its rows. A first run, a full refresh or a missed run of the components computes all.
+#}
+{% macro limit_components_incremental(components_model, links_relation, identifiers_relation, types_relation) %}
+    {%- set components = ref(components_model) -%}
+    {%- set mode = segmentation.identity_chain_prepare(
+        this.identifier, ['int_identity__identifiers', components_model], '1 = 0') -%}
+    {%- if mode != 'incremental' -%}
+        {{ return(segmentation.limit_components(components, links_relation, identifiers_relation, types_relation)) }}
+    {%- endif -%}
+    {%- set work = this.incorporate(path={'schema': this.schema ~ '_work'}) -%}
+    {%- set touched = segmentation.identity_work_relation('int_identity__touched') -%}
+    {%- set recompute = work.incorporate(path={'identifier': components_model ~ '__delta_recompute'}) -%}
+    {%- set lifted_nodes = work.incorporate(path={'identifier': components_model ~ '__delta_lifted_nodes'}) -%}
+    {%- set dirty = segmentation.identity_dirty_nodes_relation() -%}
+    {%- set old_labels = segmentation.identity_old_labels_relation() -%}
+    {%- set dirty_sql -%}
+        select components.node_id, components.component_id
+        from {{ components }} as components
+        where components.component_id in (
+            select changed.component_id from {{ components }} as changed
+            where changed.node_id in (
+                select node_id from {{ recompute }}
+                union select node_id from {{ lifted_nodes }}
+                union select node_id from {{ touched }}
+            )
+        )
+    {%- endset -%}
+    {%- do run_query(segmentation.cc_create_table_as(dirty, dirty_sql)) -%}
+    {%- set stale = '(select node_id from ' ~ dirty ~ ' union select node_id from ' ~ touched ~ ')' -%}
+    {%- do run_query(segmentation.cc_create_table_as(old_labels,
+        'select distinct component_id from ' ~ this ~ ' where node_id in ' ~ stale)) -%}
+    {%- do run_query('delete from ' ~ this ~ ' where node_id in ' ~ stale) -%}
+    {%- set counts = run_query('select count(*) from ' ~ dirty) -%}
+    {%- do log('limit_components: incremental; ' ~ counts[0][0] ~ ' nodes of changed components', info=true) -%}
+    {{ return(segmentation.limit_components(dirty, links_relation, identifiers_relation, types_relation)) }}
+{% endmacro %}

@@ -1,10 +1,26 @@
-{#- One row per kept link between two identifiers (lower node first), after every rule including component limits. -#}
+{#-
+    One row per kept link between two identifiers (lower node first), after every rule including component limits.
+    Incremental: after an incremental int_identity__links_ruled, a run rewrites only the edges of the nodes
+    whose rule decisions or limit cuts can have changed (macros/identity/incremental_graph.sql).
+-#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ segmentation.identity_edges_prepare() }}",
+    post_hook="{{ segmentation.identity_edges_finish() }}",
+) }}
+{%- set dirty_filter = '' %}
+{%- if segmentation.identity_edges_mode() == 'incremental' %}
+    {%- set dirty = segmentation.identity_edges_dirty_relation() %}
+    {%- set dirty_filter = ' and (node_a in (select node_id from ' ~ dirty ~ ') or node_b in (select node_id from '
+        ~ dirty ~ '))' %}
+{%- endif %}
 with
 
 links as (
 
     select * from {{ ref('int_identity__links_ruled') }}
-    where is_kept
+    where is_kept{{ dirty_filter }}
 
 ),
 

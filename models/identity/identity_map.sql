@@ -2,7 +2,29 @@
     One row per identifier (not blocklisted) with the profile it belongs to. Profile ids come from
     identity_profile_registry: a profile keeps its id across runs and full refreshes, merges keep the
     id of the oldest profile, and ids are never reused.
+    Incremental: a run rewrites the rows of the identifiers of the components that changed in it and of
+    the identifiers the inputs touched (macros/identity/incremental_graph.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    post_hook="{{ segmentation.identity_chain_finish('identity_map') }}",
+) }}
+{%- set changed_identifiers = segmentation.identity_changed_identifiers_sql() %}
+{%- set mode = segmentation.identity_chain_prepare(
+    'identity_map',
+    ['int_identity__components_limited', 'identity_profile_registry'],
+    '(identifier_type, identifier_value) in (' ~ changed_identifiers ~ ')',
+    keep_before_delete=(
+        segmentation.identity_work_relation('identity_map__old_profiles'),
+        'select distinct profile_id from ' ~ this ~ ' where (identifier_type, identifier_value) in ('
+        ~ changed_identifiers ~ ')'
+    )
+) %}
+{%- set changed_filter = '' %}
+{%- if mode == 'incremental' %}
+    {%- set changed_filter = ' and node_id in (select node_id from ' ~ segmentation.identity_dirty_nodes_relation() ~ ')' %}
+{%- endif %}
 with
 
 components as (
@@ -14,7 +36,7 @@ components as (
 identifiers as (
 
     select * from {{ ref('int_identity__identifiers') }}
-    where not is_blocked
+    where not is_blocked{{ changed_filter }}
 
 ),
 

@@ -11,19 +11,44 @@
       (split_from_profile_id). The previous membership is read from the identity_map table as the
       last run left it, before this run rebuilds it.
 -#}
+{#-
+    Incremental (macros/identity/incremental_graph.sql): a run decides only the components that changed
+    in it and the active ids anchored in them; any other component keeps its id and issues nothing.
+-#}
+{{ config(post_hook="{{ segmentation.identity_chain_finish('identity_profile_registry') }}") }}
 {%- set previous_map = adapter.get_relation(database=this.database, schema=this.schema, identifier='identity_map')
     if execute else none -%}
+{%- set changed_only = false %}
+{%- if execute and flags.WHICH in ('run', 'build') and model.resource_type == 'model' %}
+    {%- set mode = segmentation.identity_chain_mode(
+        'identity_profile_registry', ['int_identity__components_limited', 'int_identity__profile_anchors']) %}
+    {%- do segmentation.identity_chain_start('identity_profile_registry', mode) %}
+    {%- set changed_only = mode == 'incremental' %}
+{%- endif %}
+{%- set changed_labels = segmentation.identity_changed_labels_sql() %}
+{%- set changed_anchors = '' %}
+{%- if changed_only %}
+    {#- Active ids anchored in a changed component or at an identifier the inputs touched (it may have left the graph). -#}
+    {%- set changed_anchors = ' and (anchor_type, anchor_value) in ('
+        ~ segmentation.identity_changed_identifiers_sql() ~ ')' %}
+{%- endif %}
 with
 
 anchors as (
 
     select * from {{ ref('int_identity__profile_anchors') }}
+    {%- if changed_only %}
+    where component_id in ({{ changed_labels }})
+    {%- endif %}
 
 ),
 
 components as (
 
     select * from {{ ref('int_identity__components_limited') }}
+    {%- if changed_only %}
+    where component_id in ({{ changed_labels }})
+    {%- endif %}
 
 ),
 
@@ -77,7 +102,7 @@ previous_membership as (
 active as (
 
     select * from previous
-    where retired_at is null
+    where retired_at is null{{ changed_anchors }}
 
 ),
 

@@ -8,12 +8,26 @@
              into the first person's profile;
       force_split: a manual override says the two identifiers are different people.
     A force_merge link is never cut.
+    Incremental: a run decides again only the links with an endpoint in D0 (the identifiers the inputs
+    touched and their neighbours), reading the links around them (macros/identity/incremental_graph.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ segmentation.identity_links_ruled_prepare() }}",
+    post_hook="{{ segmentation.identity_links_ruled_finish() }}",
+) }}
+{%- set incremental_run = segmentation.identity_ruled_mode() == 'incremental' %}
 with
 
 links as (
 
     select * from {{ ref('int_identity__links') }}
+    {%- if incremental_run %}
+    where
+        node_a in (select node_id from {{ segmentation.identity_ruled_context_relation() }})
+        or node_b in (select node_id from {{ segmentation.identity_ruled_context_relation() }})
+    {%- endif %}
 
 ),
 
@@ -249,6 +263,11 @@ final as (
         *,
         cut_by_rule is null as is_kept
     from decided
+    {%- if incremental_run %}
+    where
+        node_a in (select node_id from {{ segmentation.identity_ruled_dirty_relation() }})
+        or node_b in (select node_id from {{ segmentation.identity_ruled_dirty_relation() }})
+    {%- endif %}
 
 )
 

@@ -2,12 +2,29 @@
     One row per component of the identity graph with its anchor: the oldest identifier (earliest
     first_seen_at, then type priority, type and value): the anchor of a new id, used only when the
     component holds no active id (identity_profile_registry).
+    Incremental: a run rewrites the anchors of the components that changed in it
+    (macros/identity/incremental_graph.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    post_hook="{{ segmentation.identity_chain_finish('int_identity__profile_anchors') }}",
+) }}
+{%- set changed_labels = segmentation.identity_changed_labels_sql() %}
+{%- set mode = segmentation.identity_chain_prepare(
+    'int_identity__profile_anchors',
+    ['int_identity__components_limited'],
+    'component_id in (' ~ changed_labels ~ ' union select component_id from '
+    ~ segmentation.identity_old_labels_relation() ~ ')'
+) %}
 with
 
 components as (
 
     select * from {{ ref('int_identity__components_limited') }}
+    {%- if mode == 'incremental' %}
+    where component_id in ({{ changed_labels }})
+    {%- endif %}
 
 ),
 

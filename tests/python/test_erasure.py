@@ -202,16 +202,20 @@ def test_the_change_feed_removes_the_person_from_their_segments(erased: dict) ->
 
 
 def test_identity_inputs_after_erasures_equal_a_rebuild(erased: dict) -> None:
-    """After the erasures, an incremental run of the identity inputs (which recomputes the identifiers
-    that shared rows with the erased person) holds exactly the rows of a rebuild from the remaining
-    data. Runs last: it rebuilds the two models in the fixture's warehouse."""
+    """After the erasures, an incremental run of the identity graph (which recomputes the identifiers
+    that shared rows with the erased person, and what depends on them) holds exactly the rows of a
+    rebuild from the remaining data. Runs last: it rebuilds the identity models in the fixture's warehouse."""
     target, work = erased["target"], erased["work"]
-    select = ["--select", "int_identity__identifiers", "int_identity__links", *AS_OF]
+    select = ["--select", "+identity_map", "+identity_edges", *AS_OF]
     columns = {
         "identity.int_identity__identifiers": "node_id, identifier_type, identifier_value, first_seen_at, "
                                               "last_seen_at, observations, source_count, is_blocked, block_reason",
         "identity.int_identity__links": "node_a, node_b, first_seen_at, last_seen_at, observations, is_forced, "
                                         "source_models",
+        "identity.int_identity__links_ruled": "node_a, node_b, observations, cut_by_rule, cut_reason, is_kept",
+        "identity.identity_edges": "identifier_type_a, identifier_value_a, identifier_type_b, identifier_value_b, "
+                                   "observations",
+        "identity.identity_map": "identifier_type, identifier_value, profile_id, first_seen_at, last_seen_at",
     }
 
     def snapshot() -> dict[str, set[tuple]]:

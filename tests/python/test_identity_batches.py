@@ -30,16 +30,27 @@ def _dbt(project: Path, database: Path, work: Path, *args: str) -> str:
 IDENTIFIER_COLUMNS = ("node_id, identifier_type, identifier_value, first_seen_at, last_seen_at, observations, "
                       "source_count, is_blocked, block_reason")
 LINK_COLUMNS = "node_a, node_b, first_seen_at, last_seen_at, observations, is_forced, source_models"
+RULED_COLUMNS = LINK_COLUMNS + ", cut_by_rule, cut_reason, is_kept"
+EDGE_COLUMNS = ("identifier_type_a, identifier_value_a, identifier_type_b, identifier_value_b, first_seen_at, "
+                "last_seen_at, observations, is_forced, source_models")
 
 
 def _inputs(database: Path) -> dict[str, set[tuple]]:
-    """Every row of the identity graph's incremental inputs."""
+    """Every row of the identity graph's incremental tables."""
     with duckdb.connect(str(database), read_only=True) as connection:
         return {
             "identifiers": set(connection.execute(
                 f"select {IDENTIFIER_COLUMNS} from identity.int_identity__identifiers").fetchall()),
             "links": set(connection.execute(f"select {LINK_COLUMNS} from identity.int_identity__links").fetchall()),
+            "ruled": set(connection.execute(
+                f"select {RULED_COLUMNS} from identity.int_identity__links_ruled").fetchall()),
+            "edges": set(connection.execute(f"select {EDGE_COLUMNS} from identity.identity_edges").fetchall()),
         }
+
+
+def _logged_count(pattern: str, output: str) -> int | None:
+    match = re.search(pattern, output)
+    return int(match.group(1)) if match else None
 
 
 def _map(database: Path) -> set[tuple]:
@@ -60,13 +71,15 @@ def batched(tmp_path_factory: pytest.TempPathFactory) -> dict:
     recomputed = []
     touched = []
     inputs_per_batch = []
+    decided = []
+    edges_rewritten = []
     for folder in folders:
         load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=incremental))
         output = _dbt(PROJECT_ROOT, incremental, work, "build", *SELECTION)
-        match = re.search(r"incremental; (\d+) nodes recomputed", output)
-        recomputed.append(int(match.group(1)) if match else None)
-        match = re.search(r"identity inputs: incremental; (\d+) touched identifiers", output)
-        touched.append(int(match.group(1)) if match else None)
+        recomputed.append(_logged_count(r"incremental; (\d+) nodes recomputed", output))
+        touched.append(_logged_count(r"identity inputs: incremental; (\d+) touched identifiers", output))
+        decided.append(_logged_count(r"identity rules: incremental; (\d+) nodes whose links", output))
+        edges_rewritten.append(_logged_count(r"identity edges: incremental; edges of (\d+) nodes", output))
         inputs_per_batch.append(_inputs(incremental))
         with duckdb.connect(str(incremental), read_only=True) as connection:
             merges_per_batch.append(connection.execute("select count(*) from identity.profile_merges").fetchone()[0])
@@ -82,7 +95,7 @@ def batched(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "work": work, "incremental": incremental, "after_batches": after_batches,
         "after_full_refresh": after_full_refresh, "full_build": _map(full), "merges_per_batch": merges_per_batch,
         "recomputed": recomputed, "touched": touched, "inputs_per_batch": inputs_per_batch,
-        "full_build_inputs": _inputs(full),
+        "full_build_inputs": _inputs(full), "decided": decided, "edges_rewritten": edges_rewritten,
     }
 
 
@@ -107,6 +120,31 @@ def test_incremental_identifiers_and_links_equal_one_full_build(batched: dict) -
     assert full["identifiers"] - incremental["identifiers"] == set()
     assert incremental["links"] - full["links"] == set()
     assert full["links"] - incremental["links"] == set()
+
+
+def test_incremental_rule_decisions_and_edges_equal_one_full_build(batched: dict) -> None:
+    """int_identity__links_ruled (every decision and reason) and identity_edges built batch by batch
+    hold exactly the rows of one full build."""
+    incremental, full = batched["inputs_per_batch"][-1], batched["full_build_inputs"]
+    assert len(full["ruled"]) > 1000 and len(full["edges"]) > 1000
+    assert {row[-3] for row in full["ruled"]} >= {None, "limit"}
+    assert incremental["ruled"] - full["ruled"] == set()
+    assert full["ruled"] - incremental["ruled"] == set()
+    assert incremental["edges"] - full["edges"] == set()
+    assert full["edges"] - incremental["edges"] == set()
+
+
+def test_batches_after_the_first_decide_only_the_links_around_touched_identifiers(batched: dict) -> None:
+    """Later batches rewrite the rule decisions and edges of part of the nodes only, and the rows they
+    did not rewrite are the rows the batch before left."""
+    first, *later = batched["decided"]
+    assert first is None and batched["edges_rewritten"][0] is None
+    total = len(batched["full_build_inputs"]["identifiers"])
+    assert all(count is not None and 0 < count < total for count in later), (later, total)
+    assert all(count is not None and 0 < count < total for count in batched["edges_rewritten"][1:])
+    for before, after in zip(batched["inputs_per_batch"], batched["inputs_per_batch"][1:], strict=False):
+        kept_rows = before["ruled"] & after["ruled"]
+        assert 0 < len(kept_rows) < len(after["ruled"])
 
 
 def test_batches_after_the_first_recompute_only_touched_identifiers(batched: dict) -> None:
