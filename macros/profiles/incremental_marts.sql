@@ -58,16 +58,32 @@
 {%- endmacro %}
 
 
-{# Pre-hook of a per-profile mart: pins the profiles changed since its watermark and deletes their rows. #}
-{% macro profile_mart_prepare() -%}
+{#
+    Pre-hook of a per-profile mart: pins the profiles changed since its watermark and deletes their
+    rows. as_of_column: the model's column holding the as-of time it was evaluated at; when any row
+    holds another as-of than this run's, every row changes (the column alone does), so every profile
+    is pinned and every row deleted.
+#}
+{% macro profile_mart_prepare(as_of_column=none) -%}
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- set changes = segmentation.profile_changes_relation() -%}
     {%- do segmentation.ensure_schema(changes) -%}
     {%- do run_query('drop table if exists ' ~ changes) -%}
-    {%- do run_query('create table ' ~ changes ~ ' as select distinct profile_id from '
-        ~ segmentation.graph_relation('int_profiles__mart_changes')
-        ~ ' where changed_at > ' ~ segmentation.processed_watermark(this)) -%}
-    {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes ~ ')') -%}
+    {%- set as_of_moved = false -%}
+    {%- if as_of_column is not none -%}
+        {%- set as_of_moved = run_query('select count(*) from ' ~ this ~ ' where ' ~ as_of_column ~ ' <> '
+            ~ segmentation.as_of_timestamp()).columns[0].values()[0] | int > 0 -%}
+    {%- endif -%}
+    {%- if as_of_moved -%}
+        {%- do run_query('create table ' ~ changes ~ ' as select profile_id from '
+            ~ segmentation.graph_relation('int_profiles__identity')) -%}
+        {%- do run_query('delete from ' ~ this) -%}
+    {%- else -%}
+        {%- do run_query('create table ' ~ changes ~ ' as select distinct profile_id from '
+            ~ segmentation.graph_relation('int_profiles__mart_changes')
+            ~ ' where changed_at > ' ~ segmentation.processed_watermark(this)) -%}
+        {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes ~ ')') -%}
+    {%- endif -%}
     {{ return('') }}
 {%- endmacro %}
 

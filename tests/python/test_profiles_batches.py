@@ -27,7 +27,7 @@ COMPARED = {
     "profiles.sessions": "* exclude (_max_loaded_at, session_id, _processed_at)",
     "profiles.profile_event_daily": "* exclude (_max_loaded_at, _processed_at)",
     "profiles.profile_traits": "*",
-    "profiles.profile_consent": "*",
+    "profiles.profile_consent": "* exclude (_processed_at)",
     "profiles.profile_consent_history": "* exclude (_processed_at)",
     "profiles.profiles": "* exclude (_processed_at)",
     "profiles.profiles_pseudonymised": "* exclude (_processed_at)",
@@ -41,6 +41,7 @@ INCREMENTAL = ("profiles.int_profiles__events", "profiles.sessions", "profiles.p
 PER_PROFILE = (
     "profiles.int_profiles__identity", "profiles.int_profiles__orders", "profiles.int_profiles__attribute_candidates",
     "profiles.profile_consent_history", "profiles.profiles", "profiles.profiles_pseudonymised",
+    "profiles.profile_consent",
 )
 
 
