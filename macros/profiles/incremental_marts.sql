@@ -62,9 +62,10 @@
     Pre-hook of a per-profile mart: pins the profiles changed since its watermark and deletes their
     rows. as_of_column: the model's column holding the as-of time it was evaluated at; when any row
     holds another as-of than this run's, every row changes (the column alone does), so every profile
-    is pinned and every row deleted.
+    is pinned and every row deleted. with_event_changes: also the profiles with events written or
+    removed since (int_profiles__events, its removed-rows log: profile_changes_sql).
 #}
-{% macro profile_mart_prepare(as_of_column=none) -%}
+{% macro profile_mart_prepare(as_of_column=none, with_event_changes=false) -%}
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- set changes = segmentation.profile_changes_relation() -%}
     {%- do segmentation.ensure_schema(changes) -%}
@@ -79,9 +80,13 @@
             ~ segmentation.graph_relation('int_profiles__identity')) -%}
         {%- do run_query('delete from ' ~ this) -%}
     {%- else -%}
-        {%- do run_query('create table ' ~ changes ~ ' as select distinct profile_id from '
-            ~ segmentation.graph_relation('int_profiles__mart_changes')
-            ~ ' where changed_at > ' ~ segmentation.processed_watermark(this)) -%}
+        {%- set changed_sql = 'select profile_id from ' ~ segmentation.graph_relation('int_profiles__mart_changes')
+            ~ ' where changed_at > ' ~ segmentation.processed_watermark(this) -%}
+        {%- if with_event_changes -%}
+            {%- set changed_sql = changed_sql ~ ' union all select profile_id from ('
+                ~ segmentation.profile_changes_sql(this) ~ ') as event_changes' -%}
+        {%- endif -%}
+        {%- do run_query('create table ' ~ changes ~ ' as select distinct profile_id from (' ~ changed_sql ~ ') as changed') -%}
         {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes ~ ')') -%}
     {%- endif -%}
     {{ return('') }}

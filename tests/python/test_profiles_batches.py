@@ -26,7 +26,7 @@ COMPARED = {
     "profiles.int_profiles__events": "* exclude (_loaded_at, _processed_at)",
     "profiles.sessions": "* exclude (_max_loaded_at, session_id, _processed_at)",
     "profiles.profile_event_daily": "* exclude (_max_loaded_at, _processed_at)",
-    "profiles.profile_traits": "*",
+    "profiles.profile_traits": "* exclude (_processed_at)",
     "profiles.profile_consent": "* exclude (_processed_at)",
     "profiles.profile_consent_history": "* exclude (_processed_at)",
     "profiles.profiles": "* exclude (_processed_at)",
@@ -106,7 +106,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 ).fetchall()},
                 {row[0] for row in connection.execute(f"select distinct profile_id from {table}").fetchall()},
             )
-            for table in PER_PROFILE
+            for table in (*PER_PROFILE, "profiles.profile_traits")
         }
         # The events the last batch brought, the events of the profiles whose identity it changed, and what
         # the models built on the events hold for the profiles that got events (what they rewrote before).
@@ -192,3 +192,10 @@ def test_the_last_batch_rewrote_exactly_the_changed_profiles(builds: dict, table
     # Every logged profile the mart holds rows for was rewritten, and no other profile.
     assert written == builds["logged"] & held, table
     assert 0 < len(written) < len(held) * 0.8, (table, len(written), len(held))
+
+
+def test_the_last_batch_rewrote_the_traits_of_the_changed_profiles_only(builds: dict) -> None:
+    # The logged profiles, those with new or moved events and the buyers whose RFM scores moved.
+    written, held = builds["per_profile"]["profiles.profile_traits"]
+    assert builds["logged"] & held <= written
+    assert 0 < len(written) < len(held) * 0.8, (len(written), len(held))
