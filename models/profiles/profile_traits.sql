@@ -73,12 +73,12 @@ rescored as (
 
     select rfm.profile_id
     from rfm
-    inner join {{ this }} as stored on rfm.profile_id = stored.profile_id
+    inner join {{ this }} as stored_traits on rfm.profile_id = stored_traits.profile_id
     where
-        cast(rfm.recency_score as integer) != stored.recency_score
-        or cast(rfm.frequency_score as integer) != stored.frequency_score
-        or cast(rfm.monetary_score as integer) != stored.monetary_score
-        or stored.recency_score is null
+        cast(rfm.recency_score as integer) != stored_traits.recency_score
+        or cast(rfm.frequency_score as integer) != stored_traits.frequency_score
+        or cast(rfm.monetary_score as integer) != stored_traits.monetary_score
+        or stored_traits.recency_score is null
 
 ),
 
