@@ -28,7 +28,7 @@
     Events move between profiles only when identifiers do, which changes both profiles' identity. A
     watermark that stays behind (a run that wrote nothing) only widens the next run's work: recomputing
     a change twice gives the same rows. The result equals a full rebuild. The removed-rows log is
-    pruned to what the models built on int_profiles__events have not processed yet.
+    pruned to what the models built on int_profiles__events (and profile_traits) have not processed yet.
 #}
 
 {# The start of this run, to the microsecond: the _processed_at stamp of incremental profile models. #}
@@ -110,13 +110,14 @@
         ~ ref('int_profiles__identity_changes') ~ ' where changed_at > ' ~ watermarks.processed ~ ')') -%}
     {#- The log keeps what a model built on the events has not processed yet. -#}
     {%- set readers = [] -%}
-    {%- for name in ['sessions', 'profile_event_daily'] -%}
+    {%- set names = ['sessions', 'profile_event_daily', 'profile_traits'] -%}
+    {%- for name in names -%}
         {%- set relation = segmentation.graph_relation_if_built(name) -%}
         {%- if relation is not none -%}
             {%- do readers.append('select ' ~ segmentation.processed_watermark(relation) ~ ' as watermark') -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if readers | length == 2 -%}
+    {%- if readers | length == names | length -%}
         {%- do run_query('delete from ' ~ log ~ ' where _processed_at <= (select min(watermark) from ('
             ~ readers | join(' union all ') ~ ') as readers)') -%}
     {%- endif -%}

@@ -10,8 +10,15 @@
       user_id, crm_id,
       customer_id
       lifecycle_stage  CRM contact (current)       derived: customer (has an order), lead (known), visitor
+
+    Incremental by profile: the candidates of the profiles int_profiles__mart_changes logged since are
+    gathered again (macros/profiles/incremental_marts.sql).
 -#}
-/* depends_on: {{ ref('privacy_suppressions') }} */
+/* depends_on: {{ ref('privacy_suppressions') }} {{ ref('int_profiles__mart_changes') }} */
+{{ config(
+    pre_hook="{{ segmentation.profile_mart_prepare() }}",
+    post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
+) }}
 with
 
 identity_map as (
@@ -28,7 +35,7 @@ crm_contacts as (
     from {{ ref('stg_crm__contacts') }} as contacts
     inner join identity_map as crm_map
         on crm_map.identifier_type = 'crm_id' and contacts.crm_id = crm_map.identifier_value
-    where contacts.is_current_version
+    where contacts.is_current_version and {{ segmentation.is_changed_profile('crm_map.profile_id') }}
 
 ),
 
@@ -42,12 +49,20 @@ identifies as (
         on user_map.identifier_type = 'user_id' and identifies.user_id = user_map.identifier_value
     left join identity_map as anonymous_map
         on anonymous_map.identifier_type = 'anonymous_id' and identifies.anonymous_id = anonymous_map.identifier_value
+    {%- if is_incremental() %}
+    where
+        identifies.user_id in ({{ segmentation.changed_identifiers_sql('user_id') }})
+        or identifies.anonymous_id in ({{ segmentation.changed_identifiers_sql('anonymous_id') }})
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('int_profiles__orders') }}
+    {%- if is_incremental() %}
+    where profile_id in ({{ segmentation.changed_profiles_sql() }})
+    {%- endif %}
 
 ),
 
@@ -174,6 +189,9 @@ derived_lifecycle as (
         profile_identity.last_seen_at as observed_at
     from {{ ref('int_profiles__identity') }} as profile_identity
     left join customers on profile_identity.profile_id = customers.profile_id
+    {%- if is_incremental() %}
+    where profile_identity.profile_id in ({{ segmentation.changed_profiles_sql() }})
+    {%- endif %}
 
 ),
 
@@ -189,7 +207,19 @@ candidates as (
     union all
     select * from derived_lifecycle
 
+),
+
+final as (
+
+    select
+        *,
+        {{ segmentation.run_timestamp() }} as _processed_at
+    from candidates
+    where
+        profile_id is not null
+        and attribute_value is not null
+        and {{ segmentation.is_changed_profile('profile_id') }}
+
 )
 
-select * from candidates
-where profile_id is not null and attribute_value is not null
+select * from final

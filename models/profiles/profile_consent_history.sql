@@ -6,13 +6,25 @@
     Merge rule (documented in docs/profiles.md): per purpose the latest decision wins by decided_at; at
     the same instant a withdrawal beats a grant. An older grant never overrides a later withdrawal.
     A grant expires var consent_max_age_days after it was given.
+
+    Incremental by profile: the decisions of the profiles int_profiles__mart_changes logged since are
+    attributed and sequenced again (macros/profiles/incremental_marts.sql).
 -#}
-/* depends_on: {{ ref('privacy_suppressions') }} */
+/* depends_on: {{ ref('privacy_suppressions') }} {{ ref('int_profiles__mart_changes') }} */
+{{ config(
+    pre_hook="{{ segmentation.profile_mart_prepare() }}",
+    post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
+) }}
 with
 
 decisions as (
 
     select * from {{ ref('stg_segment__consent_preferences') }}
+    {%- if is_incremental() %}
+    where
+        user_id in ({{ segmentation.changed_identifiers_sql('user_id') }})
+        or anonymous_id in ({{ segmentation.changed_identifiers_sql('anonymous_id') }})
+    {%- endif %}
 
 ),
 
@@ -53,7 +65,7 @@ sequenced as (
             order by decided_at desc, is_granted asc, message_id desc
         ) as superseded_at
     from attributed
-    where profile_id is not null
+    where profile_id is not null and {{ segmentation.is_changed_profile('profile_id') }}
 
 ),
 
@@ -72,7 +84,8 @@ final as (
         end as expires_at,
         superseded_at,
         recency_rank = 1 as is_current,
-        message_id
+        message_id,
+        {{ segmentation.run_timestamp() }} as _processed_at
     from sequenced
 
 )

@@ -4,7 +4,19 @@
     data. Behaviour comes from profile_event_daily (day granularity: "last N days" is the N calendar
     days ending on the as-of date), orders from int_profiles__orders, cart abandonment from the
     attributed events (int_profiles__events).
+
+    Incremental by profile (macros/profiles/incremental_marts.sql) while the as-of stays the same: the
+    profiles int_profiles__mart_changes logged since, those with events written or removed since, and
+    the buyers whose RFM scores moved (they rank among all buyers, so one buyer's new order can move
+    another's score: the scores of all buyers are computed and compared with the stored ones; dbt's
+    delete+insert replaces those rows). With another as-of every profile is evaluated again (windows,
+    expiry of carts and traits_as_of move on every row).
 -#}
+/* depends_on: {{ ref('int_profiles__mart_changes') }} {{ ref('int_profiles__identity_changes') }} */
+{{ config(
+    pre_hook="{{ segmentation.profile_mart_prepare(as_of_column='traits_as_of', with_event_changes=true) }}",
+    post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
+) }}
 {%- set windows = var('trait_windows_days') %}
 {%- set trait_events = var('trait_events') %}
 {%- set weights = var('engagement_weights') %}
@@ -12,6 +24,7 @@
 {%- set as_of_day = segmentation.as_of_date() %}
 {%- set abandonment_hours = var('cart_abandonment_hours') %}
 {%- set abandonment_lookback = var('cart_abandonment_lookback_days') %}
+{%- set is_evaluated = 'profile_id in (select evaluated.profile_id from evaluated)' if is_incremental() else 'true' %}
 with
 
 profile_identity as (
@@ -20,20 +33,83 @@ profile_identity as (
 
 ),
 
+orders as (
+
+    select * from {{ ref('int_profiles__orders') }}
+    where is_counted and created_at <= {{ as_of }}
+
+),
+
+order_traits as (
+
+    select
+        profile_id,
+        count(*) as order_count,
+        sum(net_amount_reporting) as revenue,
+        sum(refunded_amount_reporting) as refunded_revenue,
+        min(created_at) as first_order_at,
+        max(created_at) as last_order_at
+    from orders
+    group by profile_id
+
+),
+
+rfm as (
+
+    select
+        profile_id,
+        {{ dbt.datediff('last_order_at', as_of, 'day') }}
+            as days_since_last_order,
+        least(5, 1 + floor(5 * percent_rank() over (order by last_order_at))) as recency_score,
+        least(5, 1 + floor(5 * percent_rank() over (order by order_count))) as frequency_score,
+        least(5, 1 + floor(5 * percent_rank() over (order by revenue))) as monetary_score
+    from order_traits
+
+),
+
+{%- if is_incremental() %}
+
+rescored as (
+
+    select rfm.profile_id
+    from rfm
+    inner join {{ this }} as stored_traits on rfm.profile_id = stored_traits.profile_id
+    where
+        cast(rfm.recency_score as integer) != stored_traits.recency_score
+        or cast(rfm.frequency_score as integer) != stored_traits.frequency_score
+        or cast(rfm.monetary_score as integer) != stored_traits.monetary_score
+        or stored_traits.recency_score is null
+
+),
+
+evaluated as (
+
+    select profile_id from profile_identity
+    where profile_id in ({{ segmentation.changed_profiles_sql() }})
+    union
+    select profile_id from rescored
+
+),
+
+{%- else %}
+
+evaluated as (
+
+    select profile_id from profile_identity
+
+),
+
+{%- endif %}
+
 daily as (
 
     select
         *,
         {{ dbt.datediff('event_date', as_of_day, 'day') }} as days_ago
     from {{ ref('profile_event_daily') }}
-    where event_date <= {{ as_of_day }}
-
-),
-
-orders as (
-
-    select * from {{ ref('int_profiles__orders') }}
-    where is_counted and created_at <= {{ as_of }}
+    where
+        event_date <= {{ as_of_day }}
+        and {{ is_evaluated }}
 
 ),
 
@@ -95,33 +171,6 @@ top_categories as (
 
 ),
 
-order_traits as (
-
-    select
-        profile_id,
-        count(*) as order_count,
-        sum(net_amount_reporting) as revenue,
-        sum(refunded_amount_reporting) as refunded_revenue,
-        min(created_at) as first_order_at,
-        max(created_at) as last_order_at
-    from orders
-    group by profile_id
-
-),
-
-rfm as (
-
-    select
-        profile_id,
-        {{ dbt.datediff('last_order_at', as_of, 'day') }}
-            as days_since_last_order,
-        least(5, 1 + floor(5 * percent_rank() over (order by last_order_at))) as recency_score,
-        least(5, 1 + floor(5 * percent_rank() over (order by order_count))) as frequency_score,
-        least(5, 1 + floor(5 * percent_rank() over (order by revenue))) as monetary_score
-    from order_traits
-
-),
-
 cart_events as (
 
     select
@@ -133,6 +182,7 @@ cart_events as (
         event_name in ('Product Added', 'Order Completed')
         and event_at <= {{ as_of }}
         and event_at > {{ dbt.dateadd('day', -abandonment_lookback, as_of) }}
+        and {{ is_evaluated }}
 
 ),
 
@@ -217,8 +267,9 @@ traits as (
         cart_traits.last_cart_add_at,
         cart_traits.cart_abandoned_at,
         coalesce(cart_traits.has_open_abandoned_cart, false) as has_open_abandoned_cart,
-        {{ as_of }} as traits_as_of
-    from profile_identity
+        {{ as_of }} as traits_as_of,
+        {{ segmentation.run_timestamp() }} as _processed_at
+    from evaluated as profile_identity
     left join event_traits on profile_identity.profile_id = event_traits.profile_id
     left join top_categories on profile_identity.profile_id = top_categories.profile_id
     left join order_traits on profile_identity.profile_id = order_traits.profile_id

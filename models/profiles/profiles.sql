@@ -1,8 +1,15 @@
 {#-
     One row per profile (person): the golden record. Each attribute is the surviving candidate of
     int_profiles__attribute_candidates (best source priority, then most recent), with the source it
-    came from; identifier counts and first/last seen come from the identity graph.
+    came from; identifier counts and first/last seen come from the identity graph. Incremental by
+    profile: the profiles int_profiles__mart_changes logged since are rebuilt
+    (macros/profiles/incremental_marts.sql).
 -#}
+/* depends_on: {{ ref('int_profiles__mart_changes') }} */
+{{ config(
+    pre_hook="{{ segmentation.profile_mart_prepare() }}",
+    post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
+) }}
 {%- set attributes = ['email', 'phone', 'user_id', 'crm_id', 'customer_id', 'first_name', 'last_name',
     'country_code', 'lifecycle_stage'] %}
 with
@@ -10,12 +17,18 @@ with
 profile_identity as (
 
     select * from {{ ref('int_profiles__identity') }}
+    {%- if is_incremental() %}
+    where profile_id in ({{ segmentation.changed_profiles_sql() }})
+    {%- endif %}
 
 ),
 
 candidates as (
 
     select * from {{ ref('int_profiles__attribute_candidates') }}
+    {%- if is_incremental() %}
+    where profile_id in ({{ segmentation.changed_profiles_sql() }})
+    {%- endif %}
 
 ),
 
@@ -69,7 +82,8 @@ golden_record as (
         profile_identity.{{ identifier_type }}_count,
         {%- endfor %}
         profile_identity.first_seen_at,
-        profile_identity.last_seen_at
+        profile_identity.last_seen_at,
+        {{ segmentation.run_timestamp() }} as _processed_at
     from profile_identity
     left join survivors on profile_identity.profile_id = survivors.profile_id
 

@@ -42,7 +42,11 @@ COMPARED = {
 RUNS = ("select run_id, row_number() over (order by min(changed_at)) as run_number "
         "from segments.segment_membership_changes group by run_id")
 # Columns stamped with the build's wall-clock time or run id, per table.
-RUN_STAMPED = {"profiles": {"updated_at"}, "profile_traits": {"computed_at"}, "profile_consent": {"computed_at"}}
+RUN_STAMPED = {
+    "profiles": {"updated_at", "_processed_at"},
+    "profile_traits": {"computed_at", "_processed_at"},
+    "profile_consent": {"computed_at", "_processed_at"},
+}
 
 
 def _normalise(value: object) -> object:

@@ -26,13 +26,23 @@ COMPARED = {
     "profiles.int_profiles__events": "* exclude (_loaded_at, _processed_at)",
     "profiles.sessions": "* exclude (_max_loaded_at, session_id, _processed_at)",
     "profiles.profile_event_daily": "* exclude (_max_loaded_at, _processed_at)",
-    "profiles.profile_traits": "*",
-    "profiles.profile_consent": "*",
-    "profiles.profile_consent_history": "*",
-    "profiles.profiles": "*",
+    "profiles.profile_traits": "* exclude (_processed_at)",
+    "profiles.profile_consent": "* exclude (_processed_at)",
+    "profiles.profile_consent_history": "* exclude (_processed_at)",
+    "profiles.profiles": "* exclude (_processed_at)",
+    "profiles.profiles_pseudonymised": "* exclude (_processed_at)",
+    "profiles.int_profiles__identity": "* exclude (_processed_at)",
+    "profiles.int_profiles__orders": "* exclude (_loaded_at, _processed_at)",
+    "profiles.int_profiles__attribute_candidates": "* exclude (_processed_at)",
 }
 
 INCREMENTAL = ("profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily")
+# The per-profile marts: the last batch rewrites exactly the profiles int_profiles__mart_changes logged.
+PER_PROFILE = (
+    "profiles.int_profiles__identity", "profiles.int_profiles__orders", "profiles.int_profiles__attribute_candidates",
+    "profiles.profile_consent_history", "profiles.profiles", "profiles.profiles_pseudonymised",
+    "profiles.profile_consent",
+)
 
 
 def _tables(database, rename: dict[str, str] | None = None) -> dict[str, set]:
@@ -84,6 +94,20 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 f"select count(*) filter (where _processed_at = (select max(_processed_at) from {table})), "
                 f"count(distinct profile_id) filter (where _processed_at = (select max(_processed_at) from {table})), "
                 f"count(*), count(distinct profile_id) from {table}").fetchone()
+        # The profiles the last run logged as changed, and per mart the profiles it rewrote and holds.
+        last_run = connection.execute("select max(changed_at) from profiles.int_profiles__mart_changes").fetchone()[0]
+        logged = {row[0] for row in connection.execute(
+            "select profile_id from profiles.int_profiles__mart_changes where changed_at = $run", {"run": last_run}
+        ).fetchall()}
+        per_profile = {
+            table: (
+                {row[0] for row in connection.execute(
+                    f"select distinct profile_id from {table} where _processed_at = $run", {"run": last_run}
+                ).fetchall()},
+                {row[0] for row in connection.execute(f"select distinct profile_id from {table}").fetchall()},
+            )
+            for table in (*PER_PROFILE, "profiles.profile_traits")
+        }
         # The events the last batch brought, the events of the profiles whose identity it changed, and what
         # the models built on the events hold for the profiles that got events (what they rewrote before).
         last_batch = connection.execute(
@@ -121,6 +145,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "rewritten": rewritten, "last_batch": dict(zip(
             ("new_events", "restitched_events", "new_or_restitched", "touched_sessions", "touched_daily"),
             last_batch, strict=True)),
+        "logged": logged, "per_profile": per_profile,
         "renamed": sum(1 for old, new in rename.items() if old != new),
     }
 
@@ -159,3 +184,18 @@ def test_the_last_batch_rewrote_its_new_events_not_whole_profiles(builds: dict) 
     daily_rewritten = builds["rewritten"]["profiles.profile_event_daily"][0]
     assert sessions_rewritten <= last["touched_sessions"] // 3, (sessions_rewritten, last)
     assert daily_rewritten <= last["touched_daily"] // 3, (daily_rewritten, last)
+
+
+@pytest.mark.parametrize("table", PER_PROFILE)
+def test_the_last_batch_rewrote_exactly_the_changed_profiles(builds: dict, table: str) -> None:
+    written, held = builds["per_profile"][table]
+    # Every logged profile the mart holds rows for was rewritten, and no other profile.
+    assert written == builds["logged"] & held, table
+    assert 0 < len(written) < len(held) * 0.8, (table, len(written), len(held))
+
+
+def test_the_last_batch_rewrote_the_traits_of_the_changed_profiles_only(builds: dict) -> None:
+    # The logged profiles, those with new or moved events and the buyers whose RFM scores moved.
+    written, held = builds["per_profile"]["profiles.profile_traits"]
+    assert builds["logged"] & held <= written
+    assert 0 < len(written) < len(held) * 0.8, (len(written), len(held))

@@ -1,0 +1,149 @@
+{#
+    Per-profile marts incremental by profile: int_profiles__identity, int_profiles__orders,
+    int_profiles__attribute_candidates, profile_consent_history, profiles and profiles_pseudonymised.
+    Each row of these models is a function of one profile's inputs only (no window or rank across
+    profiles, no as-of time), so a profile whose inputs did not change keeps its rows.
+
+    int_profiles__mart_changes logs, one row per profile id, changed_at: the start of the run that last
+    saw an input of that profile change. It finds, for what changed since its previous run:
+      - identity: every identity_map row (identifier, profile, first/last seen) added, removed or
+        changed, compared with the copy the previous run left in <profiles>_work.identity_map__previous;
+        the old and the new profile id of the row (merges, splits, new identifiers, blocked or erased
+        identifiers, first/last seen moving with any new data of an identifier);
+      - orders: every staged order not in int_profiles__orders as it was (new, reloaded, or not
+        attributed), through every identifier it carries, and the previous profile of every order row
+        that was reloaded or is no longer staged (erased);
+      - consent decisions staged since (base _processed_at), through their user_id and anonymous_id, and
+        the previous profile of a decision whose message was delivered again;
+      - identifies loaded since, through their user_id and anonymous_id;
+      - CRM contact versions loaded since, through their crm_id.
+    "Since" for the staged sources is the newest _loaded_at / _processed_at the previous run saw, kept
+    in <profiles>_work.int_profiles__mart_changes__sources (pinned by the pre-hook, saved by the
+    post-hook; without it every staged row counts as new). A full build logs every profile.
+
+    A mart's watermark is its newest _processed_at (the run start that wrote the row). Its pre-hook
+    (profile_mart_prepare) pins the profiles logged after the watermark in <profiles>_work.<model>__changes
+    and deletes their rows; the model appends their rows computed from scratch. A watermark that stays
+    behind (a run with nothing to write) only widens the next run's work. Rows erased by the erasure
+    hook are deleted in every table already (keyed by profile id).
+
+    Not covered (as for int_profiles__events): a staged identify, consent or CRM row that is removed or
+    re-attributed without any of its identifiers' identity_map rows changing, e.g. a row shared by an
+    erased person and a profile the identity rules keep apart; a --full-refresh rebuilds it.
+#}
+
+
+{# The profiles (profile_id) a per-profile mart recomputes in this run (the pinned work table). #}
+{% macro changed_profiles_sql() -%}
+    select profile_id from {{ segmentation.profile_changes_relation() }}
+{%- endmacro %}
+
+
+{# A condition on `column` (a profile id): it is a profile recomputed in this run; `true` on a full build. #}
+{% macro is_changed_profile(column) -%}
+    {%- if is_incremental() -%}
+        {{ column }} in ({{ segmentation.changed_profiles_sql() }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{# The identifier values of `identifier_type` held by the profiles recomputed in this run. #}
+{% macro changed_identifiers_sql(identifier_type) -%}
+    select identifier_value from {{ ref('identity_map') }}
+    where
+        identifier_type = '{{ identifier_type }}'
+        and profile_id in ({{ segmentation.changed_profiles_sql() }})
+{%- endmacro %}
+
+
+{#
+    Pre-hook of a per-profile mart: pins the profiles changed since its watermark and deletes their
+    rows. as_of_column: the model's column holding the as-of time it was evaluated at; when any row
+    holds another as-of than this run's, every row changes (the column alone does), so every profile
+    is pinned and every row deleted. with_event_changes: also the profiles with events written or
+    removed since (int_profiles__events, its removed-rows log: profile_changes_sql).
+#}
+{% macro profile_mart_prepare(as_of_column=none, with_event_changes=false) -%}
+    {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
+    {%- set changes = segmentation.profile_changes_relation() -%}
+    {%- do segmentation.ensure_schema(changes) -%}
+    {%- do run_query('drop table if exists ' ~ changes) -%}
+    {%- set as_of_moved = false -%}
+    {%- if as_of_column is not none -%}
+        {%- set as_of_moved = run_query('select count(*) from ' ~ this ~ ' where ' ~ as_of_column ~ ' <> '
+            ~ segmentation.as_of_timestamp()).columns[0].values()[0] | int > 0 -%}
+    {%- endif -%}
+    {%- if as_of_moved -%}
+        {%- do run_query('create table ' ~ changes ~ ' as select profile_id from '
+            ~ segmentation.graph_relation('int_profiles__identity')) -%}
+        {%- do run_query('delete from ' ~ this) -%}
+    {%- else -%}
+        {%- set changed_sql = 'select profile_id from ' ~ segmentation.graph_relation('int_profiles__mart_changes')
+            ~ ' where changed_at > ' ~ segmentation.processed_watermark(this) -%}
+        {%- if with_event_changes -%}
+            {%- set changed_sql = changed_sql ~ ' union all select profile_id from ('
+                ~ segmentation.profile_changes_sql(this) ~ ') as event_changes' -%}
+        {%- endif -%}
+        {%- do run_query('create table ' ~ changes ~ ' as select distinct profile_id from (' ~ changed_sql ~ ') as changed') -%}
+        {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes ~ ')') -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{# The staged sources int_profiles__mart_changes reads by time: (name, model, stamp column). #}
+{% macro mart_change_sources() -%}
+    {{ return([
+        ('consent', 'stg_segment__consent_preferences', '_processed_at'),
+        ('identifies', 'stg_segment__identifies', '_loaded_at'),
+        ('contacts', 'stg_crm__contacts', '_loaded_at'),
+    ]) }}
+{%- endmacro %}
+
+
+{# SQL selecting, in one row, the newest stamp of each source (a column per source name). #}
+{% macro mart_change_sources_now_sql() -%}
+    {%- set columns = [] -%}
+    {%- for name, model, stamp in segmentation.mart_change_sources() -%}
+        {%- do columns.append('(select max(' ~ stamp ~ ') from ' ~ ref(model) ~ ') as ' ~ name) -%}
+    {%- endfor -%}
+    select {{ columns | join(', ') }}
+{%- endmacro %}
+
+
+{#
+    Pre-hook of int_profiles__mart_changes: pins the newest stamps of the staged sources now
+    (<work>.int_profiles__mart_changes__pending) and makes sure the saved ones exist (a first
+    incremental run without them reads every staged row as new).
+#}
+{% macro mart_changes_prepare() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set pending = segmentation.profile_work_relation('int_profiles__mart_changes__pending') -%}
+    {%- set saved = segmentation.profile_work_relation('int_profiles__mart_changes__sources') -%}
+    {%- set previous = segmentation.profile_work_relation('identity_map__previous') -%}
+    {%- do segmentation.ensure_schema(pending) -%}
+    {%- do run_query('drop table if exists ' ~ pending) -%}
+    {%- do run_query('create table ' ~ pending ~ ' as ' ~ segmentation.mart_change_sources_now_sql()) -%}
+    {%- do run_query('create table if not exists ' ~ saved ~ ' as select * from ' ~ pending ~ ' where 1 = 0') -%}
+    {%- do run_query('create table if not exists ' ~ previous ~ ' as select identifier_type, identifier_value,'
+        ~ ' profile_id, first_seen_at, last_seen_at from ' ~ ref('identity_map') ~ ' where 1 = 0') -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{# Post-hook of int_profiles__mart_changes: saves the pinned stamps and the identity_map this run saw. #}
+{% macro mart_changes_finish() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set pending = segmentation.profile_work_relation('int_profiles__mart_changes__pending') -%}
+    {%- set saved = segmentation.profile_work_relation('int_profiles__mart_changes__sources') -%}
+    {%- set previous = segmentation.profile_work_relation('identity_map__previous') -%}
+    {%- do run_query('drop table if exists ' ~ saved) -%}
+    {%- do run_query('create table ' ~ saved ~ ' as select * from ' ~ pending) -%}
+    {%- do run_query('drop table if exists ' ~ pending) -%}
+    {%- do run_query('drop table if exists ' ~ previous) -%}
+    {%- do run_query('create table ' ~ previous ~ ' as select identifier_type, identifier_value, profile_id,'
+        ~ ' first_seen_at, last_seen_at from ' ~ ref('identity_map')) -%}
+    {{ return('') }}
+{%- endmacro %}
