@@ -269,14 +269,8 @@
         {%- set erased_rows = segmentation.identity_work_relation('identity_erased_rows_' ~ loop.index) -%}
         {%- do scratch.append(erased_rows) -%}
         {%- do run_query('drop table if exists ' ~ erased_rows) -%}
-        {#- A union of one scan per identifier column: or-ed `in (subquery)` conditions made DuckDB mark
-            every row against every subquery. -#}
-        {%- set scans = [] -%}
-        {%- for condition in conditions -%}
-            {%- do scans.append('select ' ~ columns | join(', ') ~ ' from ' ~ segmentation.graph_relation(source.model)
-                ~ ' where ' ~ condition) -%}
-        {%- endfor -%}
-        {%- do run_query('create table ' ~ erased_rows ~ ' as ' ~ scans | join(' union ')) -%}
+        {%- do run_query('create table ' ~ erased_rows ~ ' as select ' ~ columns | join(', ') ~ ' from '
+            ~ segmentation.graph_relation(source.model) ~ ' where ' ~ conditions | join(' or ')) -%}
         {%- for identifier_type in source.identifiers -%}
             {%- do selects.append("select '" ~ identifier_type ~ "' as identifier_type, " ~ identifier_type
                 ~ " as identifier_value from " ~ erased_rows) -%}
