@@ -237,13 +237,7 @@
     {%- set state = segmentation.identity_work_relation('identity_inputs_state') -%}
     {%- set run_table = segmentation.identity_work_relation('int_identity__links_ruled__run') -%}
     {%- do segmentation.identity_ensure_state_tables() -%}
-    {%- set consumed = 'none' -%}
-    {%- if segmentation.existing_relation(run_table.schema, run_table.identifier) is not none -%}
-        {%- set run = run_query('select run_id from ' ~ run_table) -%}
-        {%- if run | length == 1 and run[0][0] == invocation_id -%}
-            {%- set consumed = invocation_id -%}
-        {%- endif -%}
-    {%- endif -%}
+    {%- set consumed = segmentation.identity_run_consumed(run_table) -%}
     {%- do run_query(segmentation.cc_create_table_as(segmentation.identity_work_relation('identity_edges__limit_cuts'),
         'select node_a, node_b from ' ~ segmentation.identity_node_relation('int_identity__limit_cuts'))) -%}
     {%- do run_query("delete from " ~ state ~ " where model_name = 'identity_edges'") -%}

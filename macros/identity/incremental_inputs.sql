@@ -222,19 +222,26 @@
 {%- endmacro %}
 
 
+{#- This invocation's id when `run_table` (a model's one-row run record) says the model ran in this
+    invocation, else 'none': the run a downstream model consumed, kept in identity_inputs_state. -#}
+{% macro identity_run_consumed(run_table) -%}
+    {%- if segmentation.existing_relation(run_table.schema, run_table.identifier) is not none -%}
+        {%- set run = run_query('select run_id from ' ~ run_table) -%}
+        {%- if run | length == 1 and run[0][0] == invocation_id -%}
+            {{ return(invocation_id) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return('none') }}
+{%- endmacro %}
+
+
 {#- Post-hook of int_identity__links: records which run of the identifiers it consumed; drops the touched rows. -#}
 {% macro identity_links_finish() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set state = segmentation.identity_work_relation('identity_inputs_state') -%}
     {%- set run_table = segmentation.identity_work_relation('int_identity__identifiers__run') -%}
     {%- do segmentation.identity_ensure_state_tables() -%}
-    {%- set consumed = 'none' -%}
-    {%- if segmentation.existing_relation(run_table.schema, run_table.identifier) is not none -%}
-        {%- set run = run_query('select run_id from ' ~ run_table) -%}
-        {%- if run | length == 1 and run[0][0] == invocation_id -%}
-            {%- set consumed = invocation_id -%}
-        {%- endif -%}
-    {%- endif -%}
+    {%- set consumed = segmentation.identity_run_consumed(run_table) -%}
     {%- do run_query("delete from " ~ state ~ " where model_name = 'int_identity__links'") -%}
     {%- do run_query("insert into " ~ state ~ " (model_name, run_id, fingerprint) values ('int_identity__links', '"
         ~ consumed ~ "', '" ~ segmentation.identity_inputs_fingerprint('int_identity__links') ~ "')") -%}
