@@ -141,7 +141,13 @@
     {%- do segmentation.identity_ensure_state_tables() -%}
     {%- do segmentation.identity_drop_touched_tables() -%}
     {%- set sources = segmentation.identity_sources() -%}
-    {%- set watermark = "(select loaded_at_watermark from " ~ state ~ " where model_name = 'int_identity__identifiers')" -%}
+    {#- The previous watermark as a literal: a scalar subquery in the filter keeps DuckDB from pruning the scan by _loaded_at. -#}
+    {%- set previous = run_query("select cast(loaded_at_watermark as " ~ dbt.type_string() ~ ") from " ~ state
+        ~ " where model_name = 'int_identity__identifiers'") -%}
+    {%- set watermark = none -%}
+    {%- if previous | length == 1 and previous[0][0] is not none -%}
+        {%- set watermark = "cast('" ~ previous[0][0] ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+    {%- endif -%}
     {%- set newest = [] -%}
     {%- for source in sources -%}
         {%- do newest.append('select max(_loaded_at) as loaded_at from ' ~ segmentation.graph_relation(source.model)) -%}
@@ -160,7 +166,7 @@
             {%- for identifier_type, column in source.identifiers.items() -%}
                 {%- do new_identifiers.append(
                     "select '" ~ identifier_type ~ "' as identifier_type, " ~ column ~ " as identifier_value from " ~ relation
-                    ~ " where " ~ column ~ " is not null and (" ~ watermark ~ " is null or _loaded_at > " ~ watermark ~ ")") -%}
+                    ~ " where " ~ column ~ " is not null" ~ ("" if watermark is none else " and _loaded_at > " ~ watermark)) -%}
             {%- endfor -%}
         {%- endfor -%}
         {%- do new_identifiers.append('select identifier_type, identifier_value from ' ~ dirty) -%}

@@ -103,6 +103,36 @@
 {%- endmacro %}
 
 
+{#
+    The newest stamp of each staged source the previous run saw (int_profiles__mart_changes__sources),
+    as timestamp literals by source name: 1900-01-01 when none was saved (every staged row is new).
+    Literals, read when the model renders (before its pre-hook pins this run's stamps), let DuckDB
+    skip the row groups of older loads; a scalar subquery in the filter made it read every row.
+#}
+{% macro mart_change_sources_since() -%}
+    {%- set never = "cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")" -%}
+    {%- set since = {} -%}
+    {%- set sources = segmentation.mart_change_sources() -%}
+    {%- for name, model, stamp in sources -%}
+        {%- do since.update({name: never}) -%}
+    {%- endfor -%}
+    {%- set saved = segmentation.profile_work_relation('int_profiles__mart_changes__sources') -%}
+    {%- if execute and segmentation.existing_relation(saved.schema, saved.identifier) is not none -%}
+        {%- set columns = [] -%}
+        {%- for name, model, stamp in sources -%}
+            {%- do columns.append('cast(' ~ name ~ ' as ' ~ dbt.type_string() ~ ')') -%}
+        {%- endfor -%}
+        {%- set rows = run_query('select ' ~ columns | join(', ') ~ ' from ' ~ saved) -%}
+        {%- if rows | length == 1 -%}
+            {%- for name, model, stamp in sources if rows[0][loop.index0] is not none -%}
+                {%- do since.update({name: "cast('" ~ rows[0][loop.index0] ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(since) }}
+{%- endmacro %}
+
+
 {# SQL selecting, in one row, the newest stamp of each source (a column per source name). #}
 {% macro mart_change_sources_now_sql() -%}
     {%- set columns = [] -%}

@@ -25,8 +25,7 @@ identity_map as (
 ),
 
 {%- if is_incremental() %}
-{%- set saved = segmentation.profile_work_relation('int_profiles__mart_changes__sources') %}
-{%- set never = "cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set since = segmentation.mart_change_sources_since() %}
 {%- set previous_orders = segmentation.graph_relation_if_built('int_profiles__orders') %}
 {%- set previous_consent = segmentation.graph_relation_if_built('profile_consent_history') %}
 
@@ -138,7 +137,7 @@ consent_decisions as (
         user_id,
         anonymous_id
     from {{ ref('stg_segment__consent_preferences') }}
-    where _processed_at > coalesce((select saved.consent from {{ saved }} as saved), {{ never }})
+    where _processed_at > {{ since.consent }}
 
 ),
 
@@ -148,7 +147,7 @@ identifies as (
         user_id,
         anonymous_id
     from {{ ref('stg_segment__identifies') }}
-    where _loaded_at > coalesce((select saved.identifies from {{ saved }} as saved), {{ never }})
+    where _loaded_at > {{ since.identifies }}
 
 ),
 
@@ -180,7 +179,7 @@ source_identifiers as (
         'crm_id' as identifier_type,
         crm_id as identifier_value
     from {{ ref('stg_crm__contacts') }}
-    where _loaded_at > coalesce((select saved.contacts from {{ saved }} as saved), {{ never }})
+    where _loaded_at > {{ since.contacts }}
 
 ),
 

@@ -12,22 +12,32 @@ consent_events as (
 
 purposes as (
 
-    {%- for purpose in var('consent_purposes') %}
+    {#- One scan of the consent events, a row per purpose: a CTE read once per purpose would be
+        materialized by DuckDB, and a filter on the view (a scoped test's _processed_at, the consent
+        history's identifiers) would no longer reach the base table's scan. -#}
     select
-        message_id,
-        anonymous_id,
-        user_id,
-        event_at as decided_at,
-        received_at,
-        coalesce(lower({{ segmentation.json_text('properties', 'source') }}), 'unspecified') as decision_source,
-        '{{ purpose }}' as purpose,
-        lower({{ segmentation.json_text('consent_preferences', purpose) }}) as decision,
-        _processed_at
+        consent_events.message_id,
+        consent_events.anonymous_id,
+        consent_events.user_id,
+        consent_events.event_at as decided_at,
+        consent_events.received_at,
+        coalesce(
+            lower({{ segmentation.json_text('consent_events.properties', 'source') }}), 'unspecified'
+        ) as decision_source,
+        purpose_names.purpose,
+        case purpose_names.purpose
+            {%- for purpose in var('consent_purposes') %}
+            when '{{ purpose }}' then lower({{ segmentation.json_text('consent_events.consent_preferences', purpose) }})
+            {%- endfor %}
+        end as decision,
+        consent_events._processed_at
     from consent_events
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    cross join (
+        values
+        {%- for purpose in var('consent_purposes') %}
+        ('{{ purpose }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as purpose_names (purpose)
 
 ),
 
