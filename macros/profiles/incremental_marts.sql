@@ -124,8 +124,10 @@
         {%- endfor -%}
         {%- set rows = run_query('select ' ~ columns | join(', ') ~ ' from ' ~ saved) -%}
         {%- if rows | length == 1 -%}
-            {%- for name, model, stamp in sources if rows[0][loop.index0] is not none -%}
-                {%- do since.update({name: "cast('" ~ rows[0][loop.index0] ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
+            {%- for name, model, stamp in sources -%}
+                {%- if rows[0][loop.index0] is not none -%}
+                    {%- do since.update({name: "cast('" ~ rows[0][loop.index0] ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
+                {%- endif -%}
             {%- endfor -%}
         {%- endif -%}
     {%- endif -%}
