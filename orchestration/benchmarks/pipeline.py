@@ -12,7 +12,9 @@ hourly job's batches skip dbt's unit tests, as that job does). A stage's wall ti
 or for a dbt stage the time from the previous dbt stage's last node to its own last node (dbt's
 start-up counts to staging); peak RSS is `ru_maxrss` of the process and its children (from
 `os.wait4`), and within the dbt process each stage's peak is sampled every 0.2 s. Then it loads each
-batch and runs the same stages again (incremental). On the same data it measures T0 (one scan of the
+batch and runs the same stages again (incremental), and once more with no new data (the last batch's
+files offered again: the loader skips them), which measures what every scheduled run costs whatever
+arrived. On the same data it measures T0 (one scan of the
 raw events), T0 of the raw identifier pairs and the identity components step on the warehouse's real
 edges against scipy, and checks that the partitions are equal. Prints the numbers and ratios and
 writes (or replaces) this size's section of docs/benchmarks.md. It asserts nothing about time: the
@@ -104,6 +106,9 @@ class Run:
     batch_events: list[int]
     full: list[StageResult] = field(default_factory=list)
     incremental: list[list[StageResult]] = field(default_factory=list)
+    # A run after the batches with no new data (the last batch's files offered again, all skipped): the
+    # fixed cost every scheduled run pays, whatever arrived.
+    idle: list[StageResult] = field(default_factory=list)
     t0: StageResult | None = None
     components: StageResult | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -386,6 +391,7 @@ def run(size: str, people: int, seed: int, batches: int, work: Path) -> Run:
                   f"{extra['partition_equal']}")
     for index, folder in enumerate(folders[1:], start=1):
         measured.incremental.append(bench.run_stages(folder, f"batch {index}", incremental=True))
+    measured.idle = bench.run_stages(folders[-1], "no new data", incremental=True)
     measured.load_average.append(os.getloadavg()[0])
     return measured
 

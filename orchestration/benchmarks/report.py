@@ -132,10 +132,24 @@ def ratio_lines(measured: Run) -> list[str]:
         f"ratio components / T0 pairs: {r['components_over_t0_pairs']:.1f}x",
         f"ratio components / scipy: {r['components_over_scipy']:.1f}x",
         f"ratio incremental / full build: {100 * r['incremental_over_full']:.1f} % (largest batch; {incremental})",
+        *idle_lines(measured, r["full"]),
         f"dbt stages (staging to segments, {invocations} dbt process{'es' if invocations != 1 else ''}): full build "
         f"{dbt_wall:.1f} s wall, {dbt_own:.1f} s in dbt's own elapsed time (the rest, "
         f"{(dbt_wall - dbt_own) / max(invocations, 1):.1f} s per dbt process, is start-up and parsing); {batches_dbt}",
     ]
+
+
+def idle_lines(measured: Run, full: float) -> list[str]:
+    """The run with no new data: its total and its stages (the floor under every batch)."""
+    if not measured.idle:
+        return []
+    from orchestration.benchmarks.pipeline import STAGE_LABELS
+
+    stages = ", ".join(f"{STAGE_LABELS[result.stage]} {result.wall:.1f}" for result in measured.idle)
+    dbt_wall, dbt_own, _ = dbt_seconds(measured.idle)
+    return [f"run with no new data (the last batch's files again, all skipped): {total(measured.idle):.1f} s "
+            f"= {100 * _ratio(total(measured.idle), full):.1f} % of the full build ({stages}; dbt {dbt_wall:.1f} s "
+            f"wall, {dbt_own:.1f} s in dbt)"]
 
 
 def targets(measured: Run) -> list[tuple[str, str, bool]]:

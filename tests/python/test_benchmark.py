@@ -94,9 +94,24 @@ def test_one_dbt_process_is_cut_into_the_four_stages(bench_folder: Path, documen
     assert {node: stage_of[node] for node in expected} == expected
     session_tests = {stage for node, stage in stage_of.items() if node.startswith("test.segmentation.unique_sessions_")}
     assert session_tests == {"profiles"}
-    assert len(list(run.glob("*_dbt.log"))) == 2  # one dbt process for the full build, one for the batch
+    # one dbt process for the full build, one for the batch, one for the run with no new data
+    assert len(list(run.glob("*_dbt.log"))) == 3
     section = _section(document, f"S-{PEOPLE}")
     for label in ("staging", "identity", "privacy + profiles", "segments + activation + bi"):
         row = re.search(rf"^\| {re.escape(label)} \|[^|]+\|[^|]+\|[^|]+\| (\d+) models, (\d+) tests", section,
                         re.MULTILINE)
         assert row and int(row.group(1)) > 0 and int(row.group(2)) > 0, label
+
+
+def test_a_run_with_no_new_data_is_measured(bench_folder: Path, document: str) -> None:
+    """After the batches the stages run once more on files already loaded: the loader loads nothing,
+    and the section reports that run's total and stages as the floor under every batch."""
+    run = next((bench_folder / "work" / "runs").iterdir())
+    loads = sorted(run.glob("*_load.json"))
+    assert len(loads) == 3  # the base, the batch, the run with no new data
+    assert json.loads(loads[0].read_text())["rows"] > 0 and json.loads(loads[1].read_text())["rows"] > 0
+    assert json.loads(loads[-1].read_text())["rows"] == 0
+    line = re.search(r"^- run with no new data .*: ([\d.]+) s = ([\d.]+) % of the full build \(load [\d.]+, "
+                     r"staging [\d.]+, .*dbt ([\d.]+) s wall", _section(document, f"S-{PEOPLE}"), re.MULTILINE)
+    assert line, "no line for the run with no new data"
+    assert float(line.group(1)) > float(line.group(3)) > 0 and float(line.group(2)) > 0
