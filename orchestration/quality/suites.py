@@ -46,14 +46,19 @@ class Dataset:
     # staged events by _load_id, identity_map by the run that wrote the row. An incremental run reads
     # the table's rows of loads not validated before, plus every other row sharing the value of a
     # uniqueness-checked column with one of them (that column must be a column of the table, under the
-    # same name, or `unique_key` names the columns it is computed from). Datasets without them (profile
-    # sizes, profiles, the consent guard) are always validated whole.
+    # same name, or `unique_key` names the columns it is computed from). Datasets without them (the
+    # consent guard) are always validated whole.
     table: str | None = None
     incremental_by: str | None = None
     loaded_at_column: str = "_loaded_at"
     # When the uniqueness-checked column is computed in `sql` (a hash), the columns of the table it is
     # computed from: the window then adds the earlier rows sharing all of them with a new row.
     unique_key: tuple[str, ...] | None = None
+    # When `sql` aggregates the table by a group (one dataset row per group), the group's columns: the
+    # window then holds every row of each group that has a new row, so each group in it is complete. A
+    # group with no new row can only have lost rows since it was validated, so only expectations that
+    # losing rows cannot break belong on such a dataset (an upper bound on a count, not a lower one).
+    group_key: tuple[str, ...] | None = None
 
     @property
     def partition_column(self) -> str:
@@ -72,9 +77,8 @@ class Dataset:
     def window_keys(self) -> tuple[tuple[str, ...], ...]:
         """Per uniqueness expectation, the table columns an earlier row must share with a new row to
         join an incremental window."""
-        if self.unique_key:
-            return (self.unique_key,)
-        return tuple((column,) for column in self.unique_columns)
+        keys = (self.unique_key,) if self.unique_key else tuple((column,) for column in self.unique_columns)
+        return keys + ((self.group_key,) if self.group_key else ())
 
     def __post_init__(self) -> None:
         if not self.incremental:
@@ -226,8 +230,14 @@ SUITES: tuple[Suite, ...] = (
             ),
             Dataset(
                 name="profile_sizes",
-                sql="select profile_id, count(*) as identifiers from identity.identity_map group by profile_id",
+                sql="select profile_id, count(*) as identifiers from {table} group by profile_id",
                 key="profile_id",
+                # By the identity runs that wrote rows, like identity_map, with every row of a profile that
+                # has a new row: a profile can only grow through a new row.
+                table="identity.identity_map",
+                incremental_by="cast(_processed_at as varchar)",
+                loaded_at_column="_processed_at",
+                group_key=("profile_id",),
                 expectations=(
                     gxe.ExpectColumnValuesToBeBetween(
                         column="identifiers", min_value=1, max_value=MAX_IDENTIFIERS_PER_PROFILE),
@@ -242,9 +252,13 @@ SUITES: tuple[Suite, ...] = (
         datasets=(
             Dataset(
                 name="profile_traits",
-                sql="select profile_id, order_count, revenue, engagement_score, recency_score "
-                    "from profiles.profile_traits",
+                sql="select profile_id, order_count, revenue, engagement_score, recency_score from {table}",
                 key="profile_id",
+                # profile_traits rewrites the profiles whose inputs changed (every profile when the as-of
+                # moves), stamped with the run: the rows of runs not validated yet.
+                table="profiles.profile_traits",
+                incremental_by="cast(_processed_at as varchar)",
+                loaded_at_column="_processed_at",
                 expectations=(
                     gxe.ExpectColumnValuesToBeUnique(column="profile_id"),
                     gxe.ExpectColumnValuesToBeBetween(column="order_count", min_value=0),

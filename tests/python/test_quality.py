@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.loader import load_folder
-from orchestration.quality import runner
+from orchestration.quality import runner, suites
 from orchestration.quality.runner import RESULTS_TABLE, QualityReport, run_quality
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target, connect
@@ -240,18 +240,18 @@ def test_an_incremental_run_validates_only_new_loads_and_a_clean_batch_passes(bu
     assert runs["raw_tracks"] == ("incremental", BATCH_ROWS)
     assert runs["stg_segment__tracks"] == ("incremental", BATCH_ROWS)
     assert runs["stg_segment__identifies"] == ("incremental", 0)
-    assert runs["identity_map"] == ("incremental", 0)  # no identity run wrote a row since
-    for name in ("profile_sizes", "profile_traits", "activation_rows"):
-        assert runs[name] == ("full", totals[name])
+    for name in ("identity_map", "profile_sizes", "profile_traits"):
+        assert runs[name] == ("incremental", 0)  # no identity or profile run wrote a row since
+    assert runs["activation_rows"] == ("full", totals["activation_rows"])
     assert _rows(report, "stg_segment__tracks") == {BATCH_ROWS}  # every expectation saw only the new rows
     # Data Docs name the mode: the run, and the event datasets validated incrementally.
     pages = [str(page.relative_to(docs)) for page in (docs / "validations").rglob("*.html")
              if f"incremental {report.run_id[:8]}" in str(page)]
-    assert len(pages) == 7 and sum("__incremental" in page for page in pages) == 4, pages
+    assert len(pages) == 7 and sum("__incremental" in page for page in pages) == 6, pages
     recorded = _query(target, f"select dataset_name, validation_mode, max(element_count) from {RESULTS_TABLE} "
                               "where run_id = ? group by dataset_name, validation_mode", (report.run_id,))
     assert ("stg_segment__tracks", "incremental", BATCH_ROWS) in recorded
-    assert ("profile_traits", "full", totals["profile_traits"]) in recorded
+    assert ("activation_rows", "full", totals["activation_rows"]) in recorded
     # The watermark moved: the batch is recorded for each event dataset that has its rows, and the next
     # run validates nothing of the event datasets.
     marked = _query(target, f"select dataset_name, row_count from {runner.LOADS_TABLE} where load_id = ?",
@@ -339,3 +339,44 @@ def test_an_incremental_run_catches_a_bad_row_in_new_data(built: dict) -> None:
     report = run_quality(target, docs_dir=docs, incremental=True)
     assert [(o.dataset, o.column, o.unexpected_keys, o.element_count) for o in report.failed()] == [
         ("stg_segment__tracks", "event_name", [bad[0][0]], BATCH_ROWS)]
+
+
+def test_profile_traits_and_sizes_are_validated_by_the_rows_a_run_wrote(built: dict) -> None:
+    """profile_traits rows carry the run that wrote them: an incremental run validates the rewritten
+    rows only, and fails on a bad one as a full run does. profile_sizes counts, for each profile with a
+    new identity_map row, all the profile's rows: a profile pushed over the limit by new rows fails."""
+    target = _copy(built, "inc_profiles")
+    docs = built["work"] / "docs_inc_profiles"
+    assert run_quality(target, docs_dir=docs).failed() == []
+    # A later profiles run rewrote two profiles, one of them with a recency score out of range.
+    with connect(target) as warehouse:
+        warehouse.execute("create temporary table rewritten as select * from profiles.profile_traits "
+                          "order by profile_id limit 2")
+        warehouse.execute("update rewritten set _processed_at = _processed_at + interval '1 hour', "
+                          "recency_score = case when profile_id = (select min(profile_id) from rewritten) "
+                          "then 9 else recency_score end")
+        warehouse.execute("delete from profiles.profile_traits where profile_id in "
+                          "(select profile_id from rewritten)")
+        warehouse.execute("insert into profiles.profile_traits select * from rewritten")
+    bad = _query(target, "select min(profile_id) from profiles.profile_traits")[0][0]
+    report = run_quality(target, docs_dir=docs, incremental=True)
+    assert _runs(report)["profile_traits"] == ("incremental", 2)
+    assert _failed(report) == {("profile_traits", "recency_score"): [bad]}
+    assert _failed(run_quality(target, docs_dir=built["work"] / "docs_inc_profiles_full")) == _failed(report)
+    # An identity run gave one profile enough new identifiers to pass the limit: its window is all its rows.
+    profile, size = _query(target, "select profile_id, count(*) from identity.identity_map group by profile_id "
+                                   "order by profile_id limit 1")[0]
+    added = suites.MAX_IDENTIFIERS_PER_PROFILE + 1 - size
+    with connect(target) as warehouse:
+        warehouse.execute(
+            "insert into identity.identity_map select 'anonymous_id', 'injected-' || cast(n as varchar), "
+            f"profile_id, first_seen_at, last_seen_at, _processed_at + interval '2 hour' from identity.identity_map "
+            f"cross join generate_series(1, {added}) as numbers(n) where profile_id = '{profile}' "
+            f"and identifier_value = (select min(identifier_value) from identity.identity_map "
+            f"where profile_id = '{profile}')")
+    report = run_quality(target, docs_dir=docs, incremental=True)
+    assert _runs(report)["profile_sizes"] == ("incremental", 1)  # the one profile, counted over all its rows
+    assert _failed(report)[("profile_sizes", "identifiers")] == [profile]
+    full = run_quality(target, docs_dir=built["work"] / "docs_inc_profiles_full2")
+    assert _runs(full)["profile_sizes"][0] == "full"
+    assert _failed(full)[("profile_sizes", "identifiers")] == [profile]
