@@ -25,6 +25,11 @@
         later sessions are deleted and the profile's events after the last kept session are
         sessionized again, numbered on from it.
 
+    Both read int_profiles__events through literal bounds rendered before the pre-hook deletes anything
+    (profile_change_bounds, sessions_resume_bound): the rows of profiles whose identity changed are all
+    newer than the model's watermark (they were restitched), the other profiles' changed events are no
+    older than their earliest change, so the scans skip the rest before joining.
+
     Events move between profiles only when identifiers do, which changes both profiles' identity. A
     watermark that stays behind (a run that wrote nothing) only widens the next run's work: recomputing
     a change twice gives the same rows. The result equals a full rebuild. The removed-rows log is
@@ -105,8 +110,8 @@
     {%- set loaded_again = segmentation.loaded_message_ids_sql(watermarks.loaded) -%}
     {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
         ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
-    {#- One delete for both: each scans the whole table. -#}
-    {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ') or profile_id in (select profile_id from '
+    {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+    {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from '
         ~ ref('int_profiles__identity_changes') ~ ' where changed_at > ' ~ watermarks.processed ~ ')') -%}
     {#- The log keeps what a model built on the events has not processed yet. -#}
     {%- set readers = [] -%}
