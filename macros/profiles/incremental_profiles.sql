@@ -25,6 +25,11 @@
         later sessions are deleted and the profile's events after the last kept session are
         sessionized again, numbered on from it.
 
+    Both read int_profiles__events through literal bounds rendered before the pre-hook deletes anything
+    (profile_change_bounds, sessions_resume_bound): the rows of profiles whose identity changed are all
+    newer than the model's watermark (they were restitched), the other profiles' changed events are no
+    older than their earliest change, so the scans skip the rest before joining.
+
     Events move between profiles only when identifiers do, which changes both profiles' identity. A
     watermark that stays behind (a run that wrote nothing) only widens the next run's work: recomputing
     a change twice gives the same rows. The result equals a full rebuild. The removed-rows log is
@@ -142,6 +147,59 @@
 {%- endmacro %}
 
 
+{#
+    Literal bounds on the rows of int_profiles__events that a model built on it reads for its changes
+    since `target` last processed, read when the SQL renders (see processed_watermark): a filter on a
+    literal is evaluated in the scan, before the other columns are read and the join with the changes
+    runs, so the cost follows the rows that pass it.
+      partial_from: the earliest event time of a change of a profile whose identity did not change
+        ('9999-12-31' when there is none); partial_from_day: the start of its day.
+      whole_processed_after: every row of a profile whose identity changed has a newer _processed_at
+        (`target`'s watermark), or none. Such a profile had every row deleted and restitched, stamped
+        with that run, by the int_profiles__events run that followed its change, so its rows are newer
+        than the change, which is newer than the watermark: they sit in the newest row groups. That holds
+        once int_profiles__events has run since the newest identity change (its newest stamp is not
+        older); otherwise (e.g. only a model built on it was run) it is none and every row is read.
+#}
+{% macro profile_change_bounds(target) -%}
+    {%- if not execute -%}
+        {{ return({'partial_from': 'null', 'partial_from_day': 'null', 'whole_processed_after': none}) }}
+    {%- endif -%}
+    {%- set events = ref('int_profiles__events') -%}
+    {%- set identity_changes = ref('int_profiles__identity_changes') -%}
+    {%- set watermark = segmentation.processed_watermark(target) -%}
+    {%- set row = run_query(
+        'select cast(coalesce(min(changes.event_at), cast(\'9999-12-31\' as ' ~ dbt.type_timestamp() ~ ')) as ' ~ dbt.type_string() ~ '), '
+        ~ 'cast(coalesce(cast(min(changes.event_at) as date), cast(\'9999-12-31\' as date)) as ' ~ dbt.type_string() ~ '), '
+        ~ 'cast(case when (select max(_processed_at) from ' ~ events ~ ') >= (select max(changed_at) from ' ~ identity_changes
+        ~ ') then 1 else 0 end as integer) '
+        ~ 'from (' ~ segmentation.profile_changes_sql(target) ~ ') as changes '
+        ~ 'left join (select distinct profile_id from ' ~ identity_changes ~ ' where changed_at > ' ~ watermark ~ ') as whole_profiles '
+        ~ 'on changes.profile_id = whole_profiles.profile_id '
+        ~ 'where changes.event_at is not null and whole_profiles.profile_id is null').rows[0] -%}
+    {{ return({
+        'partial_from': "cast('" ~ row[0] ~ "' as " ~ dbt.type_timestamp() ~ ")",
+        'partial_from_day': "cast('" ~ row[1] ~ "' as " ~ dbt.type_timestamp() ~ ")",
+        'whole_processed_after': watermark if row[2] == 1 else none,
+    }) }}
+{%- endmacro %}
+
+
+{#
+    sessions: the earliest event a session the pre-hook deletes for a profile whose identity did not
+    change can hold, as a literal: such a session ended at most `timeout_minutes` before the profile's
+    earliest change (>= `partial_from`), and started at most the longest session's duration (plus a
+    second: durations are whole seconds) before it ended. Read before the pre-hook deletes anything.
+#}
+{% macro sessions_resume_bound(partial_from, timeout_minutes) -%}
+    {%- if not execute -%}{{ return('null') }}{%- endif -%}
+    {%- set longest = 'coalesce(max(duration_seconds), 0) + 1' -%}
+    {%- set value = run_query('select cast(' ~ dbt.dateadd('second', '-(' ~ longest ~ ')', dbt.dateadd('minute', -timeout_minutes, partial_from))
+        ~ ' as ' ~ dbt.type_string() ~ ') from ' ~ this).columns[0].values()[0] -%}
+    {{ return("cast('" ~ value ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+{%- endmacro %}
+
+
 {# The work table that holds a model's pinned changes for this run. #}
 {% macro profile_changes_relation() -%}
     {{ return(segmentation.profile_work_relation(this.identifier ~ '__changes')) }}
@@ -176,8 +234,12 @@
             ~ ' on changes.profile_id = whole_profiles.profile_id') -%}
         {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes
             ~ ' where event_date is null)') -%}
-        {%- do run_query('delete from ' ~ this ~ ' where (profile_id, event_date) in (select profile_id, event_date from '
-            ~ changes ~ ' where event_date is not null)') -%}
+        {#- The literal bound (no stale day is older) is evaluated in the scan, before the join. -#}
+        {%- set partial_from = run_query('select cast(min(event_date) as ' ~ dbt.type_string() ~ ') from ' ~ changes).rows[0][0] -%}
+        {%- if partial_from is not none -%}
+            {%- do run_query('delete from ' ~ this ~ ' where event_date >= cast(\'' ~ partial_from ~ '\' as date)'
+                ~ ' and (profile_id, event_date) in (select profile_id, event_date from ' ~ changes ~ ' where event_date is not null)') -%}
+        {%- endif -%}
     {%- else -%}
         {{ exceptions.raise_compiler_error("profile_changes_prepare: grain is 'session' or 'day', not " ~ grain) }}
     {%- endif -%}

@@ -3,7 +3,8 @@
     how many such events the profile had and the first and last of them. Traits read these daily
     counts instead of the raw events. Incremental by (profile, day): the pre-hook deletes the days with
     an event added, moved or removed since the model last processed (every day of a profile whose
-    identity changed) and the run recomputes them (macros/profiles/incremental_profiles.sql).
+    identity changed) and the run recomputes them (macros/profiles/incremental_profiles.sql). Literal
+    bounds (profile_change_bounds) keep the scans of the events to the days and rows that can match.
 -#}
 /* depends_on: {{ ref('int_profiles__identity_changes') }} */
 {{ config(
@@ -13,6 +14,7 @@
 with
 
 {%- if is_incremental() %}
+{%- set bounds = segmentation.profile_change_bounds(this) %}
 
 all_events as (
 
@@ -32,7 +34,11 @@ events as (
     from all_events
     inner join changes
         on all_events.profile_id = changes.profile_id
-    where changes.event_date is null
+    where
+        changes.event_date is null
+        {%- if bounds.whole_processed_after %}
+        and all_events._processed_at > {{ bounds.whole_processed_after }}
+        {%- endif %}
     union all
     select all_events.*
     from all_events
@@ -40,6 +46,7 @@ events as (
         on
             all_events.profile_id = changes.profile_id
             and cast(all_events.event_at as date) = changes.event_date
+    where all_events.event_at >= {{ bounds.partial_from_day }}
 
 ),
 

@@ -16,6 +16,10 @@
 with
 
 {%- if is_incremental() %}
+{%- set bounds = segmentation.profile_change_bounds(this) %}
+{#- No event before this can be in a session the pre-hook deleted: such a session ended at most the
+    timeout before a change, and started at most the longest session's duration before it ended. #}
+{%- set sessions_from = segmentation.sessions_resume_bound(bounds.partial_from, timeout_minutes) %}
 
 all_events as (
 
@@ -25,7 +29,10 @@ all_events as (
 
 changes as (
 
-    select profile_id from {{ segmentation.profile_changes_relation() }}
+    select
+        profile_id,
+        changed_from
+    from {{ segmentation.profile_changes_relation() }}
 
 ),
 
@@ -36,24 +43,45 @@ kept_sessions as (
         max(kept.session_number) as kept_session_count,
         max(kept.ended_at) as kept_until
     from {{ this }} as kept
-    where kept.profile_id in (select changes.profile_id from changes)
+    inner join changes
+        on kept.profile_id = changes.profile_id
     group by kept.profile_id
+
+),
+
+changed_events as (
+
+    select all_events.*
+    from all_events
+    inner join changes
+        on all_events.profile_id = changes.profile_id
+    where
+        changes.changed_from is not null
+        and all_events.event_at >= {{ sessions_from }}
+    union all
+    select all_events.*
+    from all_events
+    inner join changes
+        on all_events.profile_id = changes.profile_id
+    where
+        changes.changed_from is null
+        {%- if bounds.whole_processed_after %}
+        and all_events._processed_at > {{ bounds.whole_processed_after }}
+        {%- endif %}
 
 ),
 
 events as (
 
     select
-        all_events.*,
+        changed_events.*,
         coalesce(kept_sessions.kept_session_count, 0) as kept_session_count
-    from all_events
-    inner join changes
-        on all_events.profile_id = changes.profile_id
+    from changed_events
     left join kept_sessions
-        on all_events.profile_id = kept_sessions.profile_id
+        on changed_events.profile_id = kept_sessions.profile_id
     where
         kept_sessions.kept_until is null
-        or all_events.event_at > kept_sessions.kept_until
+        or changed_events.event_at > kept_sessions.kept_until
 
 ),
 

@@ -1,7 +1,10 @@
-"""Late events in the incremental profile models: a batch of three events that arrive late (one between
-two sessions, joining them; one before a profile's first session; a message delivered again that moves
-to another profile and day) rewrites only the sessions and days they touch, and the result equals one
-full build of the same data."""
+"""Late events in the incremental profile models: a batch of events that arrive late (one between two
+sessions, joining them; one before a profile's first session; a message delivered again that moves to
+another profile and day; one weeks older than every other change; one that merges two profiles whose
+events are all old) rewrites only the sessions and days they touch, and the result equals one full
+build of the same data. The models read the events through literal bounds (the earliest change; rows
+restitched in this run), so a change outside them would be missed: the far and the merged ones are
+there to catch that."""
 
 from __future__ import annotations
 
@@ -24,8 +27,8 @@ COMPARED = {
     "profiles.profile_event_daily": "* exclude (_max_loaded_at, _processed_at)",
 }
 
-# (message id, anonymous id, event time, received at, event name); received at is the event time + 1 s
-# unless given.
+# (message id, anonymous id, event time, received at, event name[, user id]); received at is the event
+# time + 1 s unless given.
 ON_TIME = [
     ("bridge-0", "late-bridge", "2026-10-01T09:00:00", None, "Product Viewed"),  # a session kept as it is
     ("bridge-1", "late-bridge", "2026-10-10T10:00:00", None, "Product Viewed"),
@@ -38,22 +41,30 @@ ON_TIME = [
     ("from-1", "late-from", "2026-10-10T12:00:00", None, "Product Viewed"),
     ("moved", "late-from", "2026-10-12T12:05:00", "2026-10-12T12:05:30", "Product Added"),  # its day's only event
     ("to-1", "late-to", "2026-10-11T09:10:00", None, "Product Viewed"),
+    ("far-1", "late-far", "2026-10-25T10:00:00", None, "Product Viewed"),
+    ("far-2", "late-far", "2026-10-26T10:00:00", None, "Product Viewed"),
+    ("merge-a", "late-merge-a", "2026-10-02T08:00:00", None, "Product Viewed"),
+    ("merge-b", "late-merge-b", "2026-10-03T08:00:00", None, "Product Viewed", "late-merge-user"),
 ]
 LATE = [
     ("bridge-late", "late-bridge", "2026-10-10T10:30:00", None, "Checkout Started"),  # 20 minutes from both
     ("first-late", "late-first", "2026-10-19T23:50:00", None, "Product Viewed"),  # before the first session
     # Delivered again, received earlier than the first delivery (so this one is staged): another person, day.
     ("moved", "late-to", "2026-10-11T09:00:00", "2026-10-11T09:00:01", "Product Added"),
+    ("far-late", "late-far", "2026-09-05T10:00:00", None, "Product Viewed"),  # weeks before any other change
+    # Links late-merge-a to the user of late-merge-b: the two profiles merge, with all their old events.
+    ("merge-link", "late-merge-a", "2026-10-27T08:00:00", None, "Product Viewed", "late-merge-user"),
 ]
 
 
 def _write_tracks(folder: Path, part: str, events: list[tuple]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     lines = []
-    for message_id, anonymous_id, event_at, received_at, event_name in events:
+    for message_id, anonymous_id, event_at, received_at, event_name, *user_id in events:
         received = received_at or event_at[:-2] + "01"
         lines.append(json.dumps({
-            "id": message_id, "anonymous_id": anonymous_id, "user_id": None, "timestamp": event_at + "Z",
+            "id": message_id, "anonymous_id": anonymous_id, "user_id": (user_id or [None])[0],
+            "timestamp": event_at + "Z",
             "received_at": received + "Z", "sent_at": event_at + "Z", "event": event_name, "properties": "{}",
         }))
     (folder / f"tracks__{part}.jsonl").write_text("\n".join(lines) + "\n")
@@ -145,11 +156,35 @@ def test_a_message_delivered_again_moves_to_its_new_profile_and_day(builds: dict
     assert builds["days"]["late-to"] == [("10-11", "Product Added", 1), ("10-11", "Product Viewed", 1)]
 
 
+def test_a_late_event_weeks_before_every_other_change_renumbers_its_sessions(builds: dict) -> None:
+    assert builds["sessions"]["late-far"] == [
+        (1, "09-05 10:00", "09-05 10:00", 1, True),
+        (2, "10-25 10:00", "10-25 10:00", 1, True),
+        (3, "10-26 10:00", "10-26 10:00", 1, True),
+    ]
+    assert builds["days"]["late-far"] == [
+        ("09-05", "Product Viewed", 1), ("10-25", "Product Viewed", 1), ("10-26", "Product Viewed", 1)]
+
+
+def test_a_merge_rewrites_the_merged_profiles_old_sessions_and_days(builds: dict) -> None:
+    merged = [
+        (1, "10-02 08:00", "10-02 08:00", 1, True),
+        (2, "10-03 08:00", "10-03 08:00", 1, True),
+        (3, "10-27 08:00", "10-27 08:00", 1, True),
+    ]
+    assert builds["sessions"]["late-merge-a"] == builds["sessions"]["late-merge-b"] == merged
+    assert builds["days"]["late-merge-a"] == [
+        ("10-02", "Product Viewed", 1), ("10-03", "Product Viewed", 1), ("10-27", "Product Viewed", 1)]
+
+
 def test_the_late_batch_rewrote_only_what_it_touched(builds: dict) -> None:
     assert builds["rewritten"] == {
-        "profiles.int_profiles__events": 3,  # the three late events, nothing else
-        # bridge: the joined session and the one after it; first: all three; to: its one session
-        "profiles.sessions": 6,
-        # the touched days only: bridge 10-10 (three event names), first 10-19, to 10-11 (two); from 10-12 is gone
-        "profiles.profile_event_daily": 3 + 1 + 2,
+        # the five late events, and the two older events of the merged profiles (restitched)
+        "profiles.int_profiles__events": 5 + 2,
+        # bridge: the joined session and the one after it; first: all three; to: its one session;
+        # far: all three; merged: all three
+        "profiles.sessions": 6 + 3 + 3,
+        # the touched days only: bridge 10-10 (three event names), first 10-19, to 10-11 (two); from 10-12
+        # is gone; far 09-05; merged: all three
+        "profiles.profile_event_daily": 3 + 1 + 2 + 1 + 3,
     }
