@@ -301,7 +301,8 @@
 {#
     The token index of a raw table's quarantined rows, kept in <privacy>_work between runs so that an
     erasure reads only its batch's matches instead of cutting every quarantined row ever loaded into
-    words again (9 s of a 22 s erasure at size L). Two tables per base model:
+    words again (about 9 s of a 22 s erasure at size L; measurements in docs/privacy.md).
+    Two tables per base model:
       quarantine_rows__<base>   the raw rows indexed (_load_id, _file_name, _file_row_number);
       quarantine_tokens__<base> their tokens (token_kind 'text': a word, lower-cased; 'phone': the last
                                 9 digits of a phone-like run), one row per token found in a row.
