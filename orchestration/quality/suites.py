@@ -75,8 +75,8 @@ class Dataset:
 
     @property
     def window_keys(self) -> tuple[tuple[str, ...], ...]:
-        """Per uniqueness expectation, the table columns an earlier row must share with a new row to
-        join an incremental window."""
+        """Per uniqueness expectation, and for the group of an aggregating dataset (`group_key`), the
+        table columns an earlier row must share with a new row to join an incremental window."""
         keys = (self.unique_key,) if self.unique_key else tuple((column,) for column in self.unique_columns)
         return keys + ((self.group_key,) if self.group_key else ())
 
