@@ -183,7 +183,8 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 "request_id,identifier_type,identifier_value,requested_at,source\n"
                 f"req-fallback-1,user_id,{other_user},2026-08-02T09:00:00Z,support\n")
             load_folder(work / "fallback_request", copy)
-            run_dbt(copy, work, "run", "--select", "base_privacy__deletion_requests", "privacy_suppressions")
+            run_dbt(copy, work, "run", "--select", "base_privacy__deletion_requests", "stg_privacy__deletion_requests",
+                    "privacy_suppressions")
             with open_query(copy) as query:
                 fallback["erased_other"] = query(
                     "select count(*) from staging.base_segment__tracks where user_id = ?", [other_user])[0][0]
