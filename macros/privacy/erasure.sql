@@ -49,6 +49,21 @@
 {%- endmacro %}
 
 
+{#
+    The keys of an incremental base model whose rows the erasure deleted and that the model has not
+    checked yet: <privacy>_work.erased_keys__<base model> (<unique key>, erased_at, run_id). Deleting
+    some deliveries of a key leaves a gap in its delivery ranks, which the model's next incremental run
+    closes by ranking the key again (macros/staging/incremental_raw_rows.sql); the record spares it a
+    scan of the whole base table for gaps. The model creates the record (and removes the keys it has
+    checked); the erasure appends to it only when it exists, so a missing record (a warehouse built
+    before it, privacy_work dropped) makes the model check every key.
+#}
+{% macro erased_keys_relation(base_name) -%}
+    {%- set privacy = segmentation.graph_relation('privacy_suppressions') -%}
+    {{ return(privacy.incorporate(path={'schema': privacy.schema ~ '_work', 'identifier': 'erased_keys__' ~ base_name})) }}
+{%- endmacro %}
+
+
 {% macro erasure_create_table_as(relation, sql) -%}
     {%- do segmentation.ensure_schema(relation) -%}
     {%- do run_query('drop table if exists ' ~ relation) -%}
@@ -56,12 +71,16 @@
 {%- endmacro %}
 
 
-{# Base tables whose rows come one-to-one from a raw table: (base model name, source name, table). #}
+{#
+    Base tables whose rows come one-to-one from a raw table: (base model name, source name, table, and
+    the unique key of an incremental base model, else none).
+#}
 {% macro erasure_raw_tables() -%}
     {%- set found = [] -%}
     {%- for node in graph.nodes.values() | sort(attribute='name') -%}
         {%- if node.resource_type == 'model' and node.name.startswith('base_') and node.sources | length == 1 -%}
-            {%- do found.append({'base': node.name, 'source': node.sources[0][0], 'table': node.sources[0][1]}) -%}
+            {%- do found.append({'base': node.name, 'source': node.sources[0][0], 'table': node.sources[0][1],
+                'key': node.config.get('unique_key') if node.config.get('materialized') == 'incremental' else none}) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(found) }}
@@ -506,6 +525,10 @@
                 {%- endif -%}
             {%- endfor -%}
             {%- set key_column = parent_keys.get(entry.base) -%}
+            {#- The keys of the deleted rows go to the model's record of erased keys, when it keeps one. -#}
+            {%- set erased_keys = segmentation.erased_keys_relation(entry.base) if entry.key else none -%}
+            {%- set record_key = entry.key if erased_keys is not none
+                and catalog.get(erased_keys.schema ~ '.' ~ erased_keys.identifier) and entry.key != key_column else none -%}
             {#- Quarantined rows: their identifiers may sit unparsed in any text column of the raw row. The
                 persistent token index (erasure_index_quarantined_rows) holds their words and phone digits;
                 the batch is looked up in it, and only rows still quarantined count. -#}
@@ -540,7 +563,7 @@
                     row against every subquery (1.3 s against 0.5 s on raw pages at L). #}
                 {%- for condition in conditions + ['rejection_reason is not null and ' ~ row_key ~ ' in (select _load_id, _file_name, _file_row_number from matched)'] %}
                 {{ 'union' if not loop.first }}
-                select _load_id, _file_name, _file_row_number{{ ', ' ~ key_column if key_column }}
+                select _load_id, _file_name, _file_row_number{{ ', ' ~ key_column if key_column }}{{ ', ' ~ record_key if record_key }}
                 from {{ base }}
                 where {{ condition }}
                 {%- endfor %}
@@ -549,6 +572,13 @@
             {%- do segmentation.erasure_create_table_as(rows, rows_sql) -%}
             {%- set in_rows = row_key ~ ' in (select _load_id, _file_name, _file_row_number from ' ~ rows ~ ')' -%}
             {%- set nothing = run_query('select count(*) from ' ~ rows).columns[0].values()[0] | int == 0 -%}
+            {#- Recorded before the rows are deleted: a run failing in between leaves a key recorded whose
+                ranks have no gap (checked for nothing), never a gap unrecorded. -#}
+            {%- if record_key and not nothing -%}
+                {%- do run_query('insert into ' ~ erased_keys ~ ' (' ~ record_key ~ ', erased_at, run_id) select distinct '
+                    ~ record_key ~ ", cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp()
+                    ~ "), '" ~ invocation_id ~ "' from " ~ rows ~ ' where ' ~ record_key ~ ' is not null') -%}
+            {%- endif -%}
             {%- set erased_rows = segmentation.erasure_delete(raw, in_rows, counted, skip=nothing) -%}
             {%- do segmentation.erasure_delete(base, in_rows, counted, "coalesce(rejection_reason, 'staged')", skip=nothing) -%}
             {#- The index forgets the erased rows it holds (their words are personal data too); the check

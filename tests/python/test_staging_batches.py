@@ -9,6 +9,12 @@ The batches carry what incremental staging can get wrong:
   - a deletion request (batch 2) for a person whose delivery of a message was the staged one while
     another person's delivery of the same message id survives the erasure: the survivor is ranked
     again in the next run, as a full build ranks it;
+  - the same person's delivery in the middle of three valid deliveries of another message id: the
+    third one's rank (a duplicate either way) becomes 2 in the next run, as in a full build;
+  - the erasure records the keys it deleted rows of (privacy_work.erased_keys__<base model>), the
+    next run checks those for gaps and consumes them; a copy of the warehouse whose record of tracks
+    is dropped (a warehouse built before the record existed) falls back to checking every key and
+    still equals a full rebuild of its own rows;
   - the sample's own duplicates, quarantined rows and deletion requests (these arrive in the last
     batch, so a final run without new data, the next hourly run, ranks their survivors again).
 
@@ -28,7 +34,7 @@ import pytest
 
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
-from orchestration.warehouse import Target
+from orchestration.warehouse import Target, connect
 from tests.python.helpers import open_query, run_dbt, split_into_batches
 
 CUTS = ("2026-06-01", "2026-09-01")
@@ -68,14 +74,21 @@ def _inject(folders: list[Path]) -> dict[str, str]:
               )
             group by user_id
             order by user_id
-            limit 3
+            limit 4
         """).fetchall()
-        (erased_user, _), (_, survivor_id), (_, redelivered_id) = candidates
+        (erased_user, _), (_, survivor_id), (_, redelivered_id), (_, middle_id) = candidates
         # Batch 1: the person to be erased delivered the survivor's message id first.
         _copy(connection, first, f"id = '{survivor_id}'",
               f"'{erased_user}' as user_id, null as anonymous_id, null as context_device_id, "
               "received_at - interval 1 minute as received_at",
               folders[0] / "tracks__erased_copy.parquet")
+        # Batch 1: three valid deliveries of middle_id, the person to be erased delivered the second.
+        _copy(connection, first, f"id = '{middle_id}'",
+              f"'{erased_user}' as user_id, null as anonymous_id, null as context_device_id, "
+              "received_at + interval 1 minute as received_at",
+              folders[0] / "tracks__erased_middle.parquet")
+        _copy(connection, first, f"id = '{middle_id}'", "received_at + interval 2 minute as received_at",
+              folders[0] / "tracks__third_delivery.parquet")
         # Batch 2: the deletion request; rows without a message id.
         (folders[1] / "deletion_requests__test.csv").write_text(
             "request_id,identifier_type,identifier_value,requested_at,source\n"
@@ -93,7 +106,8 @@ def _inject(folders: list[Path]) -> dict[str, str]:
         for folder in folders:
             for file in folder.glob("tracks__[!b]*.parquet"):
                 assert connection.execute(f"select count(*) from read_parquet('{file}')").fetchall() == [(1,)], file
-    return {"erased_user": erased_user, "survivor_id": survivor_id, "redelivered_id": redelivered_id}
+    return {"erased_user": erased_user, "survivor_id": survivor_id, "redelivered_id": redelivered_id,
+            "middle_id": middle_id}
 
 
 def _tables(target: Target) -> dict[str, Counter]:
@@ -109,6 +123,22 @@ def _tables(target: Target) -> dict[str, Counter]:
     return tables
 
 
+RECORD = "privacy_work.erased_keys__base_segment__tracks"
+# Groups of delivery ranks (valid and rejected apart) of one message id that are not 1..n.
+GAPS = """
+    select message_id from staging.base_segment__tracks where message_id is not null
+    group by message_id, quarantine_reason is null having max(delivery_rank) <> count(*)
+"""
+
+
+def _copy_warehouse(server, work: Path, source: Target, name: str) -> Target:
+    """A copy of the warehouse `source` (a template database on PostgreSQL, a file copy on DuckDB)."""
+    if server is not None:
+        return server.database(name, template=source.postgres.dbname)
+    shutil.copy(source.duckdb_path, work / f"{name}.duckdb")
+    return Target(name="duckdb", kind="duckdb", duckdb_path=work / f"{name}.duckdb")
+
+
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp(f"staging_batches_{request.param}")
@@ -116,35 +146,73 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     generate(sample, people=200, seed=5, end_date=date(2026, 11, 1), days=365)
     folders = split_into_batches(sample, work, CUTS)
     ids = _inject(folders)
-    if request.param == "postgres":
-        server = request.getfixturevalue("pg_server")
+    server = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+    if server is not None:
         batched = server.database("staging_batches")
     else:
         batched = Target(name="duckdb", kind="duckdb", duckdb_path=work / "batched.duckdb")
 
-    states = []
-    for folder in folders:
+    states, records, fallback = [], [], {}
+    watched = [ids["survivor_id"], ids["redelivered_id"], ids["middle_id"]]
+    for index, folder in enumerate(folders):
         load_folder(folder, batched)
         run_dbt(batched, work, "build", *SELECT)
         with open_query(batched) as query:
             states.append(query(
                 "select _file_name, rejection_reason, delivery_rank from staging.base_segment__tracks "
-                "where message_id in (?, ?) or message_id is null order by 1, 2, 3",
-                [ids["survivor_id"], ids["redelivered_id"]]))
+                "where message_id in (?, ?, ?) or message_id is null order by 1, 2, 3", watched))
+            records.append({key for (key,) in query(f"select message_id from {RECORD}")})
+        if index == 1:
+            # The erasure of batch 2 left gaps and recorded them. A copy loses the record of tracks
+            # (as a warehouse built before the record existed); a run of another base model first
+            # keeps the record of tracks untouched.
+            copy = _copy_warehouse(server, work, batched, "staging_fallback")
+            run_dbt(copy, work, "run", "--select", "base_segment__pages")
+            with open_query(copy) as query:
+                fallback["kept"] = {key for (key,) in query(f"select message_id from {RECORD}")}
+                fallback["gaps_before"] = {key for (key,) in query(GAPS)}
+            with connect(copy) as warehouse:
+                warehouse.execute(f"drop table {RECORD}")
+            # An erasure while the record is missing must not create it with only its own keys.
+            with open_query(copy) as query:
+                [(other_user,)] = query(
+                    "select min(user_id) from staging.base_segment__tracks where user_id <> ? "
+                    "and rejection_reason is null and message_id not in (?, ?, ?)", [ids["erased_user"], *watched])
+            (work / "fallback_request").mkdir()
+            (work / "fallback_request" / "deletion_requests.csv").write_text(
+                "request_id,identifier_type,identifier_value,requested_at,source\n"
+                f"req-fallback-1,user_id,{other_user},2026-08-02T09:00:00Z,support\n")
+            load_folder(work / "fallback_request", copy)
+            run_dbt(copy, work, "run", "--select", "base_privacy__deletion_requests", "stg_privacy__deletion_requests",
+                    "privacy_suppressions")
+            with open_query(copy) as query:
+                fallback["erased_other"] = query(
+                    "select count(*) from staging.base_segment__tracks where user_id = ?", [other_user])[0][0]
+                fallback["record_after_erasure"] = query(
+                    "select count(*) from information_schema.tables "
+                    "where table_schema = 'privacy_work' and table_name = 'erased_keys__base_segment__tracks'")[0][0]
+            run_dbt(copy, work, "build", *SELECT)
+            with open_query(copy) as query:
+                fallback["gaps_after"] = query(GAPS)
+                fallback["record_after"] = query(f"select message_id from {RECORD}")
+            copy_rebuilt = _copy_warehouse(server, work, copy, "staging_fallback_rebuilt")
+            run_dbt(copy_rebuilt, work, "build", "--full-refresh", "--select", "staging")
+            fallback["tables"], fallback["rebuilt"] = _tables(copy), _tables(copy_rebuilt)
     run_dbt(batched, work, "build", *SELECT)  # the next run, without new data
 
-    if request.param == "postgres":
-        rebuilt = server.database("staging_rebuilt", template="staging_batches")
-    else:
-        rebuilt = Target(name="duckdb", kind="duckdb", duckdb_path=work / "rebuilt.duckdb")
-        shutil.copy(work / "batched.duckdb", work / "rebuilt.duckdb")
+    rebuilt = _copy_warehouse(server, work, batched, "staging_rebuilt")
+    with connect(rebuilt) as warehouse:  # a key an earlier run recorded: the full rebuild consumes it
+        warehouse.execute(f"insert into {RECORD} (message_id, run_id) values ('recorded-earlier', 'earlier')")
     run_dbt(rebuilt, work, "build", "--full-refresh", "--select", "staging")
+    with open_query(rebuilt) as query:
+        record_after_rebuild = query(f"select message_id from {RECORD}")
     with open_query(batched) as query:
         final = query(
-            "select message_id, _file_name, rejection_reason from staging.base_segment__tracks "
-            "where message_id in (?, ?) or message_id is null or user_id = ? order by 2, 3",
-            [ids["survivor_id"], ids["redelivered_id"], ids["erased_user"]])
-    return {"batched": _tables(batched), "rebuilt": _tables(rebuilt), "states": states, "final": final, **ids}
+            "select message_id, _file_name, rejection_reason, delivery_rank from staging.base_segment__tracks "
+            "where message_id in (?, ?, ?) or message_id is null or user_id = ? order by 2, 3",
+            [*watched, ids["erased_user"]])
+    return {"batched": _tables(batched), "rebuilt": _tables(rebuilt), "states": states, "records": records,
+            "final": final, "fallback": fallback, "record_after_rebuild": record_after_rebuild, **ids}
 
 
 @pytest.mark.parametrize("name", COMPARED)
@@ -158,7 +226,7 @@ def test_batches_equal_a_full_rebuild(builds: dict, name: str) -> None:
 
 
 def test_the_redelivery_received_earlier_takes_the_staged_place(builds: dict) -> None:
-    rows = [(file, reason) for message_id, file, reason in builds["final"] if message_id == builds["redelivered_id"]]
+    rows = [(file, reason) for message_id, file, reason, _ in builds["final"] if message_id == builds["redelivered_id"]]
     assert rows == [
         ("tracks__b1.parquet", "duplicate_message_id"),
         ("tracks__malformed.parquet", "malformed_json"),
@@ -169,16 +237,51 @@ def test_the_redelivery_received_earlier_takes_the_staged_place(builds: dict) ->
 
 
 def test_rows_without_message_id_are_kept_once(builds: dict) -> None:
-    rows = [(file, reason) for message_id, file, reason in builds["final"] if message_id is None]
+    rows = [(file, reason) for message_id, file, reason, _ in builds["final"] if message_id is None]
     injected = [row for row in rows if row[0] == "tracks__no_message_id.parquet"]
     assert injected == [("tracks__no_message_id.parquet", "missing_message_id")] * 2
     assert all(reason == "missing_message_id" for _, reason in rows)
 
 
 def test_the_survivor_of_an_erased_delivery_is_staged(builds: dict) -> None:
-    rows = [(file, reason) for message_id, file, reason in builds["final"] if message_id == builds["survivor_id"]]
+    rows = [(file, reason) for message_id, file, reason, _ in builds["final"] if message_id == builds["survivor_id"]]
     assert rows == [("tracks__b1.parquet", None)]
     assert not [row for row in builds["final"] if row[1] == "tracks__erased_copy.parquet"]
     # Batch 1 staged the erased person's delivery, the survivor was its duplicate.
     assert ("tracks__b1.parquet", "duplicate_message_id", 2) in builds["states"][0]
     assert ("tracks__erased_copy.parquet", None, 1) in builds["states"][0]
+
+
+def test_the_erased_middle_delivery_leaves_ranks_renumbered(builds: dict) -> None:
+    rows = [(file, reason, rank) for message_id, file, reason, rank in builds["final"]
+            if message_id == builds["middle_id"]]
+    assert rows == [("tracks__b1.parquet", None, 1), ("tracks__third_delivery.parquet", "duplicate_message_id", 2)]
+    # Batch 1 ranked the three deliveries 1, 2, 3; the erasure (batch 2) deleted the second.
+    assert ("tracks__erased_middle.parquet", "duplicate_message_id", 2) in builds["states"][0]
+    assert ("tracks__third_delivery.parquet", "duplicate_message_id", 3) in builds["states"][1]
+
+
+def test_the_erasure_records_the_keys_and_the_next_run_consumes_them(builds: dict) -> None:
+    erased = {builds["survivor_id"], builds["middle_id"]}
+    records = builds["records"]
+    assert not erased & records[0]  # the record exists from the first build on, nothing erased yet
+    assert erased <= records[1]  # the erasure of batch 2 recorded them after the base model ran
+    assert not erased & records[2]  # batch 3's run checked them and consumed them
+
+
+def test_without_the_record_every_key_is_checked(builds: dict) -> None:
+    fallback = builds["fallback"]
+    erased = {builds["survivor_id"], builds["middle_id"]}
+    assert erased <= fallback["kept"]  # running another base model consumed nothing of tracks
+    assert erased <= fallback["gaps_before"]  # the gaps the fallback must find
+    assert fallback["erased_other"] == 0  # an erasure ran while the record was missing ...
+    assert fallback["record_after_erasure"] == 0  # ... and did not create it
+    assert fallback["gaps_after"] == []
+    assert fallback["record_after"] == []  # created again, by the run that checked every key
+    for name in COMPARED:
+        assert fallback["rebuilt"][name], f"{name} is empty: the comparison would prove nothing"
+        assert fallback["tables"][name] == fallback["rebuilt"][name], name
+
+
+def test_a_full_rebuild_consumes_the_record(builds: dict) -> None:
+    assert builds["record_after_rebuild"] == []
