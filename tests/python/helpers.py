@@ -11,10 +11,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestration.arrival_batches import split_into_batches  # noqa: F401 (re-exported for the tests)
 from orchestration.dbt_runner import dbt_env
 from orchestration.warehouse import PostgresParams, Target, connect
+
+if TYPE_CHECKING:
+    import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -116,6 +120,27 @@ def open_query(target: Target) -> Iterator[Query]:
             return warehouse.query(sql, params)
 
         yield query
+
+
+def built_sample_warehouse(request: pytest.FixtureRequest, work: Path, name: str, *, people: int, seed: int, days: int,
+                           build_args: Sequence[str] = ()) -> Target:
+    """A warehouse of generated sample data on the engine of `request.param` ("duckdb" or "postgres",
+    a database `name` on the session's server), loaded and built once with `dbt build`: the start of
+    the module-scoped, engine-parametrised fixtures. The sample is generated into work/sample."""
+    from datetime import date
+
+    from orchestration.loader import load_folder
+    from orchestration.sample_data import generate
+
+    sample = work / "sample"
+    generate(sample, people=people, seed=seed, end_date=date(2026, 11, 1), days=days)
+    if request.param == "postgres":
+        target = request.getfixturevalue("pg_server").database(name)
+    else:
+        target = Target(name="duckdb", kind="duckdb", duckdb_path=work / "warehouse.duckdb")
+    load_folder(sample, target)
+    run_dbt(target, work, "build", *build_args)
+    return target
 
 
 def destinations_into(folder: Path, work: Path) -> Path:

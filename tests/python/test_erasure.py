@@ -7,14 +7,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import date
 
 import pytest
 
 from orchestration.loader import load_folder
-from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import open_query, run_dbt
+from tests.python.helpers import built_sample_warehouse, open_query, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 NEW_ANONYMOUS_ID = "anon-after-erasure-7f3c"
@@ -67,14 +65,7 @@ def _scan(target: Target, needles: list[tuple[str, str]], node_ids: list[int], p
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def erased(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp(f"erasure_{request.param}")
-    sample = work / "sample"
-    generate(sample, people=300, seed=21, end_date=date(2026, 11, 1), days=365)
-    if request.param == "postgres":
-        target = request.getfixturevalue("pg_server").database("erasure")
-    else:
-        target = Target(name="duckdb", kind="duckdb", duckdb_path=work / "warehouse.duckdb")
-    load_folder(sample, target)
-    run_dbt(target, work, "build", *AS_OF)
+    target = built_sample_warehouse(request, work, "erasure", people=300, seed=21, days=365, build_args=AS_OF)
 
     with open_query(target) as query:
         profile_id = query(

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from orchestration.loader import load_folder
-from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import open_query, run_dbt
+from tests.python.helpers import built_sample_warehouse, open_query, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 INDEX = "privacy_work.quarantine_tokens__base_segment__tracks"
@@ -56,14 +54,8 @@ def _spaced(phone: str) -> str:
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
     work = tmp_path_factory.mktemp(f"quarantine_index_{request.param}")
-    sample = work / "sample"
-    generate(sample, people=120, seed=7, end_date=date(2026, 11, 1), days=120)
-    if request.param == "postgres":
-        target = request.getfixturevalue("pg_server").database("quarantine_index")
-    else:
-        target = Target(name="duckdb", kind="duckdb", duckdb_path=work / "warehouse.duckdb")
-    load_folder(sample, target)
-    run_dbt(target, work, "build", *AS_OF)
+    target = built_sample_warehouse(request, work, "quarantine_index", people=120, seed=7, days=120,
+                                    build_args=AS_OF)
 
     with open_query(target) as query:
         # Five people with an email (the last one also with a phone), one identifier per type each.
