@@ -388,9 +388,11 @@
     columns of text or integers). DuckDB pushes a filter on literal values into the scan and reads the
     other columns only where it matches; a filter on a subquery it runs as a join over every row.
     Up to var identity_literal_keys_max rows (default 1000; 0 always keeps the subquery) are read now,
-    at render time, and written as literals; a larger set, a value of another type, or a call before
-    execution keeps `select_sql`. Keys of an integer set (`integer`) are written as numbers. Null keys are dropped (they never match `in`); an empty set gives a
-    null list, which matches no row. Only for sets that already exist when the model is rendered.
+    at render time, and written as literals; a larger set or a call before execution keeps
+    `select_sql`. Keys of an integer set (`integer`) are written as numbers, others as quoted text.
+    Null keys are dropped (they never match `in`); an empty set gives a null list, which matches no
+    row. Only for sets that already exist when the model is rendered, and for a filter that is a
+    conjunct: DuckDB does not push an `or` of literal lists into the scan (slower than the subquery).
 -#}
 {% macro identity_keys(select_sql, columns=1, integer=false) -%}
     {%- set bound = var('identity_literal_keys_max', 1000) | int -%}
