@@ -355,10 +355,11 @@
 
 
 {#- The labels, after int_identity__components_limited ran, of the components that changed in this run. -#}
-{% macro identity_changed_labels_sql() -%}
+{% macro identity_changed_labels_sql(literal=false) -%}
     {%- if not execute -%}{{ return('select 1 as component_id') }}{%- endif -%}
-    {{ return('select component_id from ' ~ segmentation.identity_node_relation('int_identity__components_limited')
-        ~ ' where node_id in (select node_id from ' ~ segmentation.identity_dirty_nodes_relation() ~ ')') }}
+    {%- set labels = 'select component_id from ' ~ segmentation.identity_node_relation('int_identity__components_limited')
+        ~ ' where node_id in (select node_id from ' ~ segmentation.identity_dirty_nodes_relation() ~ ')' -%}
+    {{ return(segmentation.identity_keys(labels, integer=true) if literal else labels) }}
 {%- endmacro %}
 
 
@@ -379,4 +380,54 @@
     {{ return('select profile_id from ' ~ segmentation.identity_work_relation('identity_map__old_profiles')
         ~ ' union select profile_id from ' ~ segmentation.identity_node_relation('identity_map')
         ~ ' where (identifier_type, identifier_value) in (' ~ segmentation.identity_changed_identifiers_sql() ~ ')') }}
+{%- endmacro %}
+
+
+{#-
+    A small key set as literals: what goes inside `in (...)` for the rows of `select_sql` (one or more
+    columns of text or integers). DuckDB pushes a filter on literal values into the scan and reads the
+    other columns only where it matches; a filter on a subquery it runs as a join over every row.
+    Up to var identity_literal_keys_max rows (default 1000; 0 always keeps the subquery) are read now,
+    at render time, and written as literals; a larger set or a call before execution keeps
+    `select_sql`. Keys of an integer set (`integer`) are written as numbers, others as quoted text.
+    Null keys are dropped (they never match `in`); an empty set gives a null list, which matches no
+    row. Only for sets that already exist when the model is rendered, and for a filter that is a
+    conjunct: DuckDB does not push an `or` of literal lists into the scan (slower than the subquery).
+-#}
+{% macro identity_keys(select_sql, columns=1, integer=false) -%}
+    {%- set bound = var('identity_literal_keys_max', 1000) | int -%}
+    {%- if not execute or bound <= 0 -%}
+        {{ return(select_sql) }}
+    {%- endif -%}
+    {#- Each key as 'k' || text: dbt reads query results through agate, which would turn '007' or a
+        date-like text into a number or date; the prefix keeps every key a string. -#}
+    {%- set keys = [] -%}
+    {%- set names = [] -%}
+    {%- for index in range(columns) -%}
+        {%- do keys.append("'k' || cast(keys.key_" ~ index ~ " as " ~ dbt.type_string() ~ ")") -%}
+        {%- do names.append('key_' ~ index) -%}
+    {%- endfor -%}
+    {%- set rows = run_query('select distinct ' ~ keys | join(', ') ~ ' from (' ~ select_sql ~ ') as keys ('
+        ~ names | join(', ') ~ ') limit ' ~ (bound + 1)) -%}
+    {%- if rows | length > bound -%}
+        {{ return(select_sql) }}
+    {%- endif -%}
+    {%- set literals = [] -%}
+    {%- for row in rows -%}
+        {%- set values = [] -%}
+        {%- for value in row if value is not none -%}
+            {%- if integer and value[1:].lstrip('-').isdigit() -%}
+                {%- do values.append(value[1:]) -%}
+            {%- else -%}
+                {%- do values.append("'" ~ (value[1:] | replace("'", "''")) ~ "'") -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if values | length == columns -%}
+            {%- do literals.append(values[0] if columns == 1 else '(' ~ values | join(', ') ~ ')') -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if literals | length == 0 -%}
+        {{ return('null' if columns == 1 else '(' ~ (['null'] * columns) | join(', ') ~ ')') }}
+    {%- endif -%}
+    {{ return(literals | join(', ')) }}
 {%- endmacro %}

@@ -30,6 +30,9 @@ with
 components as (
 
     select * from {{ ref('int_identity__components_limited') }}
+    {%- if mode == 'incremental' %}
+    where node_id in (select node_id from {{ segmentation.identity_dirty_nodes_relation() }})
+    {%- endif %}
 
 ),
 

@@ -25,12 +25,25 @@
     {%- do segmentation.identity_chain_start('identity_profile_registry', mode) %}
     {%- set changed_only = mode == 'incremental' %}
 {%- endif %}
-{%- set changed_labels = segmentation.identity_changed_labels_sql() %}
 {%- set changed_anchors = '' %}
 {%- if changed_only %}
-    {#- Active ids anchored in a changed component or at an identifier the inputs touched (it may have left the graph). -#}
-    {%- set changed_anchors = ' and (anchor_type, anchor_value) in ('
-        ~ segmentation.identity_changed_identifiers_sql() ~ ')' %}
+    {#- Small change sets as literals (identity_keys), read once here. -#}
+    {%- set changed_labels = segmentation.identity_changed_labels_sql(literal=true) %}
+    {#- Active ids anchored in a changed component or at an identifier the inputs touched (it may have left the graph);
+        their values as literals too when few, a filter DuckDB applies in the scan before the exact pair check. -#}
+    {%- set changed_identifiers = segmentation.identity_changed_identifiers_sql() %}
+    {%- set changed_values_sql = 'select identifier_value from (' ~ changed_identifiers ~ ') as changed_identifiers' %}
+    {%- set changed_values = segmentation.identity_keys(changed_values_sql) %}
+    {%- set changed_anchors = ' and (anchor_type, anchor_value) in (' ~ changed_identifiers ~ ')' %}
+    {%- if changed_values != changed_values_sql %}
+        {%- set changed_anchors = ' and anchor_value in (' ~ changed_values ~ ')' ~ changed_anchors %}
+    {%- endif %}
+    {#- The nodes and anchor values of the changed components: the identifiers, generations and previous
+        map rows read are only theirs (each is joined to nothing else; a value of another type never joins). -#}
+    {%- set changed_nodes = segmentation.identity_keys('select node_id from ' ~ ref('int_identity__components_limited')
+        ~ ' where component_id in (' ~ changed_labels ~ ')', integer=true) %}
+    {%- set changed_anchor_values = segmentation.identity_keys('select anchor_value from '
+        ~ ref('int_identity__profile_anchors') ~ ' where component_id in (' ~ changed_labels ~ ')') %}
 {%- endif %}
 with
 
@@ -55,7 +68,7 @@ components as (
 identifiers as (
 
     select * from {{ ref('int_identity__identifiers') }}
-    where not is_blocked
+    where not is_blocked{{ ' and node_id in (' ~ changed_nodes ~ ')' if changed_only else '' }}
 
 ),
 
@@ -89,6 +102,9 @@ previous_membership as (
         identifier_value,
         profile_id
     from {{ previous_map }}
+    {%- if changed_only %}
+    where identifier_value in ({{ changed_anchor_values }})
+    {%- endif %}
     {%- else %}
     select
         cast(null as {{ dbt.type_string() }}) as identifier_type,
@@ -101,7 +117,7 @@ previous_membership as (
 
 active as (
 
-    select * from previous
+    select * from {{ this if changed_only else 'previous' }}
     where retired_at is null{{ changed_anchors }}
 
 ),
@@ -112,7 +128,13 @@ generations as (
         anchor_type,
         anchor_value,
         count(*) as ids_before
+    {#- Read from the table, not the CTE (so is active): DuckDB filtered the shared CTE after reading all of it. #}
+    {%- if changed_only %}
+    from {{ this }}
+    where anchor_value in ({{ changed_anchor_values }})
+    {%- else %}
     from previous
+    {%- endif %}
     group by anchor_type, anchor_value
 
 ),

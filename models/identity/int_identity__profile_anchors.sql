@@ -23,7 +23,7 @@ components as (
 
     select * from {{ ref('int_identity__components_limited') }}
     {%- if mode == 'incremental' %}
-    where component_id in ({{ changed_labels }})
+    where component_id in ({{ segmentation.identity_changed_labels_sql(literal=true) }})
     {%- endif %}
 
 ),

@@ -1,13 +1,17 @@
 """The identity graph after the inputs is maintained incrementally (macros/identity/incremental_graph.sql):
 rule decisions, components, limits, anchors, the registry, the map and the edges. After every batch,
 on both engines, the warehouse equals what a --full-refresh of the same warehouse computes, and the
-batch rewrote only part of the rows."""
+batch rewrote only part of the rows. Small change sets are written into the SQL as literals
+(identity_keys): each engine runs the batches once with every set as literals and once with every set
+as a subquery (var identity_literal_keys_max 0); both must equal the full refresh of the same data,
+so they equal each other."""
 
 from __future__ import annotations
 
 import re
 import shutil
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -56,38 +60,63 @@ def _graph(target: Target) -> dict[str, object]:
     return graph
 
 
-@pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def batches(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
-    work = tmp_path_factory.mktemp(f"incremental_graph_{request.param}")
+# The change sets as literals (any set of the test is smaller than this bound) or as subqueries.
+KEY_PATHS = {"literal": "{identity_literal_keys_max: 1000000}", "subquery": "{identity_literal_keys_max: 0}"}
+# The dirty nodes' work table: named in the anchors' SQL only when the changed labels are a subquery.
+DIRTY_NODES = "int_identity__components_limited__dirty"
+
+
+def _compiled_anchors(work: Path) -> str:
+    compiled = "target_*/compiled/segmentation/models/identity/int_identity__profile_anchors.sql"
+    return next(work.glob(compiled)).read_text()
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(engine, path) for engine in ("duckdb", "postgres") for path in KEY_PATHS],
+    ids=lambda param: "-".join(param),
+)
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    engine, path = request.param
+    key_vars = ["--vars", KEY_PATHS[path]]
+    work = tmp_path_factory.mktemp(f"incremental_graph_{engine}_{path}")
     sample = work / "sample"
     generate(sample, people=300, seed=13, end_date=date(2026, 11, 1), days=365)
     folders = split_into_batches(sample, work, CUTS)
-    if request.param == "postgres":
+    if engine == "postgres":
         server = request.getfixturevalue("pg_server")
-        target = server.database("identity_graph")
+        target = server.database(f"identity_graph_{path}")
     else:
         target = Target(name="duckdb", kind="duckdb", duckdb_path=work / "incremental.duckdb")
     results = []
     for index, folder in enumerate(folders):
         load_folder(folder, target)
-        output = run_dbt(target, work, "build", *SELECTION)
+        output = run_dbt(target, work, "build", *SELECTION, *key_vars)
+        compiled_anchors = _compiled_anchors(work)
         logged = {}
         for name, pattern in LOGGED.items():
             match = re.search(pattern, output)
             logged[name] = int(match.group(1)) if match else None
         # The same warehouse, copied, rebuilt with --full-refresh: what the incremental run had to produce.
-        if request.param == "postgres":
-            check = server.database(f"identity_graph_check_{index}", template="identity_graph")
+        if engine == "postgres":
+            check = server.database(f"identity_graph_{path}_check_{index}", template=f"identity_graph_{path}")
         else:
             copy = work / f"check_{index}.duckdb"
             shutil.copyfile(target.duckdb_path, copy)
             check = Target(name="duckdb", kind="duckdb", duckdb_path=copy)
         run_dbt(check, work, "build", "--full-refresh", *SELECTION)
-        results.append({"logged": logged, "incremental": _graph(target), "rebuilt": _graph(check)})
-    return results
+        results.append({"logged": logged, "incremental": _graph(target), "rebuilt": _graph(check),
+                        "path": path, "dirty_nodes_named": DIRTY_NODES in compiled_anchors})
+    # Again with no new data: no identifier is touched, every change set is empty.
+    before = _graph(target)
+    output = run_dbt(target, work, "build", *SELECTION, *key_vars)
+    rerun = {"touched": re.search(r"incremental; (\d+) touched identifiers", output), "before": before,
+             "after": _graph(target)}
+    return {"engine": engine, "path": path, "batches": results, "rerun": rerun}
 
 
-def test_every_batch_equals_a_full_refresh_of_the_same_warehouse(batches: list[dict]) -> None:
+def test_every_batch_equals_a_full_refresh_of_the_same_warehouse(run: dict) -> None:
+    batches = run["batches"]
     assert len(batches) == len(CUTS) + 1
     for number, batch in enumerate(batches, start=1):
         incremental, rebuilt = batch["incremental"], batch["rebuilt"]
@@ -96,19 +125,35 @@ def test_every_batch_equals_a_full_refresh_of_the_same_warehouse(batches: list[d
             assert incremental[table] == rebuilt[table], (number, table)
 
 
-def test_the_batches_exercise_limits_and_merges(batches: list[dict]) -> None:
+def test_the_batches_exercise_limits_and_merges(run: dict) -> None:
     """The equality is not vacuous: limits cut links, and ids merge across batches."""
+    batches = run["batches"]
     last = batches[-1]["incremental"]
     assert {row[-3] for row in last["identity.int_identity__links_ruled"]} >= {None, "limit"}
     assert any(row[5] == "merged" for row in last["identity.identity_profile_registry"])
 
 
-def test_later_batches_rewrite_only_part_of_the_graph(batches: list[dict]) -> None:
+def test_later_batches_rewrite_only_part_of_the_graph(run: dict) -> None:
     """The first build computes everything; each later one rewrites the rule decisions, limited components,
     anchors, ids, map rows and edges of part of the nodes only."""
+    batches = run["batches"]
     first, *later = batches
     assert set(first["logged"].values()) == {None}
     for batch in later:
         identifiers = batch["incremental"]["identifiers"]
         for name, count in batch["logged"].items():
             assert count is not None and 0 < count < identifiers, (name, count, identifiers)
+
+
+def test_later_batches_take_the_key_path_asked_for(run: dict) -> None:
+    """The literal run writes the changed labels into the anchors' SQL; the subquery run reads them from
+    the dirty nodes."""
+    for batch in run["batches"][1:]:
+        assert batch["dirty_nodes_named"] == (run["path"] == "subquery")
+
+
+def test_a_run_with_no_new_data_changes_nothing(run: dict) -> None:
+    rerun = run["rerun"]
+    assert rerun["touched"] is not None and int(rerun["touched"].group(1)) == 0
+    assert rerun["after"] == rerun["before"]
+
