@@ -64,6 +64,20 @@
 {%- endmacro %}
 
 
+{#
+    Whether `sql` selects no row, read when the calling SQL renders (false when not executing, so a
+    compiled model shows every branch). A model renders a branch whose input is empty as nothing (or
+    `select * from {{ this }} where 1 = 0`), so the engine never scans the big inputs behind it.
+    Every caller reads it before the statements of its run change what `sql` reads.
+#}
+{% macro selects_nothing(sql) -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set found = run_query('select count(*) from (select 1 as found from (' ~ sql
+        ~ ') as candidates limit 1) as probe').columns[0].values()[0] -%}
+    {{ return(found | int == 0) }}
+{%- endmacro %}
+
+
 {# A table of the profile models' work schema (<schema of int_profiles__events>_work). #}
 {% macro profile_work_relation(identifier) -%}
     {%- set events = segmentation.graph_relation('int_profiles__events') -%}
@@ -102,17 +116,46 @@
 {%- endmacro %}
 
 
+{# The profiles whose identity changed since int_profiles__events last processed (`processed_watermark`). #}
+{% macro profile_events_changed_profiles_sql(processed_watermark) -%}
+    select profile_id from {{ ref('int_profiles__identity_changes') }}
+    where changed_at > {{ processed_watermark }}
+{%- endmacro %}
+
+
+{#
+    The change set of int_profiles__events, read before its run changes anything (see
+    profile_events_watermarks): the watermarks, has_new_events (a staged event was loaded since) and
+    has_changed_profiles (a profile's identity changed since). The body leaves out the branch of an
+    empty part and the pre-hook its deletes, so a run with nothing new scans no staged event.
+#}
+{% macro profile_events_changes() -%}
+    {%- set watermarks = segmentation.profile_events_watermarks() -%}
+    {{ return({
+        'loaded': watermarks.loaded,
+        'processed': watermarks.processed,
+        'has_new_events': not segmentation.selects_nothing(segmentation.loaded_message_ids_sql(watermarks.loaded)),
+        'has_changed_profiles': not segmentation.selects_nothing(
+            segmentation.profile_events_changed_profiles_sql(watermarks.processed)),
+    }) }}
+{%- endmacro %}
+
+
 {# Pre-hook of int_profiles__events (see the header). #}
 {% macro profile_events_prepare() -%}
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
-    {%- set watermarks = segmentation.profile_events_watermarks() -%}
+    {%- set changes = segmentation.profile_events_changes() -%}
     {%- set log = segmentation.profile_events_removed_log() -%}
-    {%- set loaded_again = segmentation.loaded_message_ids_sql(watermarks.loaded) -%}
-    {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
-        ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
-    {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
-    {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from '
-        ~ ref('int_profiles__identity_changes') ~ ' where changed_at > ' ~ watermarks.processed ~ ')') -%}
+    {%- if changes.has_new_events -%}
+        {%- set loaded_again = segmentation.loaded_message_ids_sql(changes.loaded) -%}
+        {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
+            ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+        {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+    {%- endif -%}
+    {%- if changes.has_changed_profiles -%}
+        {%- do run_query('delete from ' ~ this ~ ' where profile_id in ('
+            ~ segmentation.profile_events_changed_profiles_sql(changes.processed) ~ ')') -%}
+    {%- endif -%}
     {#- The log keeps what a model built on the events has not processed yet. -#}
     {%- set readers = [] -%}
     {%- set names = ['sessions', 'profile_event_daily', 'profile_traits'] -%}
@@ -200,6 +243,13 @@
 {%- endmacro %}
 
 
+{# Whether `target` (sessions, profile_event_daily) has no change to process: an incremental run renders
+   it as no rows (the pre-hook then finds none and deletes nothing). #}
+{% macro profile_changes_empty(target) -%}
+    {{ return(is_incremental() and segmentation.selects_nothing(segmentation.profile_changes_sql(target))) }}
+{%- endmacro %}
+
+
 {# The work table that holds a model's pinned changes for this run. #}
 {% macro profile_changes_relation() -%}
     {{ return(segmentation.profile_work_relation(this.identifier ~ '__changes')) }}
@@ -222,18 +272,22 @@
             ~ 'case when count(event_at) = count(*) then min(event_at) end as changed_from '
             ~ 'from (' ~ changes_sql ~ ') as changes group by profile_id') -%}
         {#- A join, not `session_id in (a self-join)`: one scan of the table instead of two (one row of
-            changes per profile, so no session is matched twice). -#}
-        {%- do run_query('delete from ' ~ this ~ ' using ' ~ changes ~ ' as changes'
-            ~ ' where ' ~ this ~ '.profile_id = changes.profile_id and (changes.changed_from is null or '
-            ~ dbt.dateadd('minute', var('session_timeout_minutes'), this ~ '.ended_at') ~ ' >= changes.changed_from)') -%}
+            changes per profile, so no session is matched twice). No change: no scan. -#}
+        {%- if not segmentation.selects_nothing('select profile_id from ' ~ changes) -%}
+            {%- do run_query('delete from ' ~ this ~ ' using ' ~ changes ~ ' as changes'
+                ~ ' where ' ~ this ~ '.profile_id = changes.profile_id and (changes.changed_from is null or '
+                ~ dbt.dateadd('minute', var('session_timeout_minutes'), this ~ '.ended_at') ~ ' >= changes.changed_from)') -%}
+        {%- endif -%}
     {%- elif grain == 'day' -%}
         {%- do run_query('create table ' ~ changes ~ ' as select distinct changes.profile_id, '
             ~ 'case when whole_profiles.profile_id is null then cast(changes.event_at as date) end as event_date '
             ~ 'from (' ~ changes_sql ~ ') as changes left join (select distinct profile_id from ' ~ ref('int_profiles__identity_changes')
             ~ ' where changed_at > ' ~ segmentation.processed_watermark(this) ~ ') as whole_profiles'
             ~ ' on changes.profile_id = whole_profiles.profile_id') -%}
-        {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes
-            ~ ' where event_date is null)') -%}
+        {%- set whole_profiles = 'select profile_id from ' ~ changes ~ ' where event_date is null' -%}
+        {%- if not segmentation.selects_nothing(whole_profiles) -%}
+            {%- do run_query('delete from ' ~ this ~ ' where profile_id in (' ~ whole_profiles ~ ')') -%}
+        {%- endif -%}
         {#- The literal bound (no stale day is older) is evaluated in the scan, before the join. -#}
         {%- set partial_from = run_query('select cast(min(event_date) as ' ~ dbt.type_string() ~ ') from ' ~ changes).rows[0][0] -%}
         {%- if partial_from is not none -%}
