@@ -21,10 +21,11 @@
     in <profiles>_work.int_profiles__mart_changes__sources (pinned by the pre-hook, saved by the
     post-hook; without it every staged row counts as new). A full build logs every profile.
 
-    A mart's watermark is its newest _processed_at (the run start that wrote the row). Its pre-hook
-    (profile_mart_prepare) pins the profiles logged after the watermark in <profiles>_work.<model>__changes
-    and deletes their rows; the model appends their rows computed from scratch. A watermark that stays
-    behind (a run with nothing to write) only widens the next run's work. Rows erased by the erasure
+    A mart's watermark is its newest _processed_at (the run start that wrote the row), or the start of
+    its last successful run when later (processed_watermark). Its pre-hook (profile_mart_prepare) pins
+    the profiles logged after the watermark in <profiles>_work.<model>__changes and deletes their rows;
+    the model appends their rows computed from scratch. A watermark that stays behind (a failed run)
+    only widens the next run's work. Rows erased by the erasure
     hook are deleted in every table already (keyed by profile id).
 
     Not covered (as for int_profiles__events): a staged identify, consent or CRM row that is removed or
