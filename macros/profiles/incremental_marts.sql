@@ -21,10 +21,11 @@
     in <profiles>_work.int_profiles__mart_changes__sources (pinned by the pre-hook, saved by the
     post-hook; without it every staged row counts as new). A full build logs every profile.
 
-    A mart's watermark is its newest _processed_at (the run start that wrote the row). Its pre-hook
-    (profile_mart_prepare) pins the profiles logged after the watermark in <profiles>_work.<model>__changes
-    and deletes their rows; the model appends their rows computed from scratch. A watermark that stays
-    behind (a run with nothing to write) only widens the next run's work. Rows erased by the erasure
+    A mart's watermark is its newest _processed_at (the run start that wrote the row), or the start of
+    its last successful run when later (processed_watermark). Its pre-hook (profile_mart_prepare) pins
+    the profiles logged after the watermark in <profiles>_work.<model>__changes and deletes their rows;
+    the model appends their rows computed from scratch. A watermark that stays behind (a failed run)
+    only widens the next run's work. Rows erased by the erasure
     hook are deleted in every table already (keyed by profile id).
 
     Not covered (as for int_profiles__events): a staged identify, consent or CRM row that is removed or
@@ -70,26 +71,52 @@
     {%- set changes = segmentation.profile_changes_relation() -%}
     {%- do segmentation.ensure_schema(changes) -%}
     {%- do run_query('drop table if exists ' ~ changes) -%}
-    {%- set as_of_moved = false -%}
-    {%- if as_of_column is not none -%}
-        {%- set as_of_moved = run_query('select count(*) from ' ~ this ~ ' where ' ~ as_of_column ~ ' <> '
-            ~ segmentation.as_of_timestamp()).columns[0].values()[0] | int > 0 -%}
-    {%- endif -%}
-    {%- if as_of_moved -%}
+    {%- if segmentation.profile_mart_as_of_moved(as_of_column) -%}
         {%- do run_query('create table ' ~ changes ~ ' as select profile_id from '
             ~ segmentation.graph_relation('int_profiles__identity')) -%}
         {%- do run_query('delete from ' ~ this) -%}
     {%- else -%}
-        {%- set changed_sql = 'select profile_id from ' ~ segmentation.graph_relation('int_profiles__mart_changes')
-            ~ ' where changed_at > ' ~ segmentation.processed_watermark(this) -%}
-        {%- if with_event_changes -%}
-            {%- set changed_sql = changed_sql ~ ' union all select profile_id from ('
-                ~ segmentation.profile_changes_sql(this) ~ ') as event_changes' -%}
+        {%- do run_query('create table ' ~ changes ~ ' as select distinct profile_id from ('
+            ~ segmentation.profile_mart_changed_sql(with_event_changes) ~ ') as changed') -%}
+        {#- No change: no scan of the table. -#}
+        {%- if not segmentation.selects_nothing('select profile_id from ' ~ changes) -%}
+            {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes ~ ')') -%}
         {%- endif -%}
-        {%- do run_query('create table ' ~ changes ~ ' as select distinct profile_id from (' ~ changed_sql ~ ') as changed') -%}
-        {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes ~ ')') -%}
     {%- endif -%}
     {{ return('') }}
+{%- endmacro %}
+
+
+{# Whether a row of the mart (this) holds another as-of than this run's in `as_of_column` (none: false). #}
+{% macro profile_mart_as_of_moved(as_of_column) -%}
+    {%- if as_of_column is none -%}{{ return(false) }}{%- endif -%}
+    {{ return(run_query('select count(*) from ' ~ this ~ ' where ' ~ as_of_column ~ ' <> '
+        ~ segmentation.as_of_timestamp()).columns[0].values()[0] | int > 0) }}
+{%- endmacro %}
+
+
+{# The profiles changed since the mart's (this) watermark, with duplicates (see profile_mart_prepare). #}
+{% macro profile_mart_changed_sql(with_event_changes=false) -%}
+    {%- set changed_sql = 'select profile_id from ' ~ segmentation.graph_relation('int_profiles__mart_changes')
+        ~ ' where changed_at > ' ~ segmentation.processed_watermark(this) -%}
+    {%- if with_event_changes -%}
+        {%- set changed_sql = changed_sql ~ ' union all select profile_id from ('
+            ~ segmentation.profile_changes_sql(this) ~ ') as event_changes' -%}
+    {%- endif -%}
+    {{ return(changed_sql) }}
+{%- endmacro %}
+
+
+{#
+    Whether an incremental run of a per-profile mart has no profile to recompute, read when the model
+    renders (before its pre-hook pins and deletes anything): the model then renders as
+    `select * from {{ this }} where 1 = 0` and reads none of its inputs. Pass the arguments of the
+    model's profile_mart_prepare.
+#}
+{% macro profile_mart_unchanged(as_of_column=none, with_event_changes=false) -%}
+    {%- if not execute or not is_incremental() -%}{{ return(false) }}{%- endif -%}
+    {{ return(not segmentation.profile_mart_as_of_moved(as_of_column)
+        and segmentation.selects_nothing(segmentation.profile_mart_changed_sql(with_event_changes))) }}
 {%- endmacro %}
 
 

@@ -31,8 +31,9 @@
     older than their earliest change, so the scans skip the rest before joining.
 
     Events move between profiles only when identifiers do, which changes both profiles' identity. A
-    watermark that stays behind (a run that wrote nothing) only widens the next run's work: recomputing
-    a change twice gives the same rows. The result equals a full rebuild. The removed-rows log is
+    model's watermark is the later of its newest stamp and the start of its last successful run
+    (profile_run_stamp_relation). One that stays behind (a failed run) only widens the next run's work:
+    recomputing a change twice gives the same rows. The result equals a full rebuild. The removed-rows log is
     pruned to what the models built on int_profiles__events (and profile_traits) have not processed yet.
 #}
 
@@ -49,7 +50,35 @@
     Every caller renders it before the statements of its run change `target`.
 #}
 {% macro processed_watermark(target) -%}
+    {%- set stamp = segmentation.profile_run_stamp_relation(target) -%}
+    {%- if execute and segmentation.existing_relation(stamp.schema, stamp.identifier) is not none -%}
+        {{ return(segmentation.column_watermark('(select _processed_at from ' ~ target ~ ' union all select processed_at from '
+            ~ stamp ~ ') as stamps', '_processed_at')) }}
+    {%- endif -%}
     {{ return(segmentation.column_watermark(target, '_processed_at')) }}
+{%- endmacro %}
+
+
+{#
+    The start of `target`'s last successful run, which its post-hook saves (profile_run_stamp_save)
+    in <profiles>_work.<target>__processed. The run processed every change stamped up to its start, also
+    when it wrote no row (e.g. the restitch of an erased profile, which has no event left); its newest
+    _processed_at alone then stays behind and every later run would process those changes again.
+    processed_watermark is the later of the two.
+#}
+{% macro profile_run_stamp_relation(target) -%}
+    {{ return(segmentation.profile_work_relation(target.identifier ~ '__processed')) }}
+{%- endmacro %}
+
+
+{# Post-hook part of the incremental profile models: saves this run's start (see above). #}
+{% macro profile_run_stamp_save() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set stamp = segmentation.profile_run_stamp_relation(this) -%}
+    {%- do segmentation.ensure_schema(stamp) -%}
+    {%- do run_query('drop table if exists ' ~ stamp) -%}
+    {%- do run_query('create table ' ~ stamp ~ ' as select ' ~ segmentation.run_timestamp() ~ ' as processed_at') -%}
+    {{ return('') }}
 {%- endmacro %}
 
 
@@ -61,6 +90,20 @@
     {%- endif -%}
     {%- set value = run_query('select cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ ') from ' ~ relation).columns[0].values()[0] -%}
     {{ return("cast('" ~ value ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+{%- endmacro %}
+
+
+{#
+    Whether `sql` selects no row, read when the calling SQL renders (false when not executing, so a
+    compiled model shows every branch). A model renders a branch whose input is empty as nothing (or
+    `select * from {{ this }} where 1 = 0`), so the engine never scans the big inputs behind it.
+    Every caller reads it before the statements of its run change what `sql` reads.
+#}
+{% macro selects_nothing(sql) -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set found = run_query('select count(*) from (select 1 as found from (' ~ sql
+        ~ ') as candidates limit 1) as probe').columns[0].values()[0] -%}
+    {{ return(found | int == 0) }}
 {%- endmacro %}
 
 
@@ -98,21 +141,50 @@
 #}
 {% macro profile_events_watermarks() -%}
     {{ return({'loaded': segmentation.column_watermark(this, '_loaded_at'),
-               'processed': segmentation.column_watermark(this, '_processed_at')}) }}
+               'processed': segmentation.processed_watermark(this)}) }}
+{%- endmacro %}
+
+
+{# The profiles whose identity changed since int_profiles__events last processed (`processed_watermark`). #}
+{% macro profile_events_changed_profiles_sql(processed_watermark) -%}
+    select profile_id from {{ ref('int_profiles__identity_changes') }}
+    where changed_at > {{ processed_watermark }}
+{%- endmacro %}
+
+
+{#
+    The change set of int_profiles__events, read before its run changes anything (see
+    profile_events_watermarks): the watermarks, has_new_events (a staged event was loaded since) and
+    has_changed_profiles (a profile's identity changed since). The body leaves out the branch of an
+    empty part and the pre-hook its deletes, so a run with nothing new scans no staged event.
+#}
+{% macro profile_events_changes() -%}
+    {%- set watermarks = segmentation.profile_events_watermarks() -%}
+    {{ return({
+        'loaded': watermarks.loaded,
+        'processed': watermarks.processed,
+        'has_new_events': not segmentation.selects_nothing(segmentation.loaded_message_ids_sql(watermarks.loaded)),
+        'has_changed_profiles': not segmentation.selects_nothing(
+            segmentation.profile_events_changed_profiles_sql(watermarks.processed)),
+    }) }}
 {%- endmacro %}
 
 
 {# Pre-hook of int_profiles__events (see the header). #}
 {% macro profile_events_prepare() -%}
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
-    {%- set watermarks = segmentation.profile_events_watermarks() -%}
+    {%- set changes = segmentation.profile_events_changes() -%}
     {%- set log = segmentation.profile_events_removed_log() -%}
-    {%- set loaded_again = segmentation.loaded_message_ids_sql(watermarks.loaded) -%}
-    {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
-        ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
-    {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
-    {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from '
-        ~ ref('int_profiles__identity_changes') ~ ' where changed_at > ' ~ watermarks.processed ~ ')') -%}
+    {%- if changes.has_new_events -%}
+        {%- set loaded_again = segmentation.loaded_message_ids_sql(changes.loaded) -%}
+        {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
+            ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+        {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+    {%- endif -%}
+    {%- if changes.has_changed_profiles -%}
+        {%- do run_query('delete from ' ~ this ~ ' where profile_id in ('
+            ~ segmentation.profile_events_changed_profiles_sql(changes.processed) ~ ')') -%}
+    {%- endif -%}
     {#- The log keeps what a model built on the events has not processed yet. -#}
     {%- set readers = [] -%}
     {%- set names = ['sessions', 'profile_event_daily', 'profile_traits'] -%}
@@ -200,6 +272,13 @@
 {%- endmacro %}
 
 
+{# Whether `target` (sessions, profile_event_daily) has no change to process: an incremental run renders
+   it as no rows (the pre-hook then finds none and deletes nothing). #}
+{% macro profile_changes_empty(target) -%}
+    {{ return(is_incremental() and segmentation.selects_nothing(segmentation.profile_changes_sql(target))) }}
+{%- endmacro %}
+
+
 {# The work table that holds a model's pinned changes for this run. #}
 {% macro profile_changes_relation() -%}
     {{ return(segmentation.profile_work_relation(this.identifier ~ '__changes')) }}
@@ -222,18 +301,22 @@
             ~ 'case when count(event_at) = count(*) then min(event_at) end as changed_from '
             ~ 'from (' ~ changes_sql ~ ') as changes group by profile_id') -%}
         {#- A join, not `session_id in (a self-join)`: one scan of the table instead of two (one row of
-            changes per profile, so no session is matched twice). -#}
-        {%- do run_query('delete from ' ~ this ~ ' using ' ~ changes ~ ' as changes'
-            ~ ' where ' ~ this ~ '.profile_id = changes.profile_id and (changes.changed_from is null or '
-            ~ dbt.dateadd('minute', var('session_timeout_minutes'), this ~ '.ended_at') ~ ' >= changes.changed_from)') -%}
+            changes per profile, so no session is matched twice). No change: no scan. -#}
+        {%- if not segmentation.selects_nothing('select profile_id from ' ~ changes) -%}
+            {%- do run_query('delete from ' ~ this ~ ' using ' ~ changes ~ ' as changes'
+                ~ ' where ' ~ this ~ '.profile_id = changes.profile_id and (changes.changed_from is null or '
+                ~ dbt.dateadd('minute', var('session_timeout_minutes'), this ~ '.ended_at') ~ ' >= changes.changed_from)') -%}
+        {%- endif -%}
     {%- elif grain == 'day' -%}
         {%- do run_query('create table ' ~ changes ~ ' as select distinct changes.profile_id, '
             ~ 'case when whole_profiles.profile_id is null then cast(changes.event_at as date) end as event_date '
             ~ 'from (' ~ changes_sql ~ ') as changes left join (select distinct profile_id from ' ~ ref('int_profiles__identity_changes')
             ~ ' where changed_at > ' ~ segmentation.processed_watermark(this) ~ ') as whole_profiles'
             ~ ' on changes.profile_id = whole_profiles.profile_id') -%}
-        {%- do run_query('delete from ' ~ this ~ ' where profile_id in (select profile_id from ' ~ changes
-            ~ ' where event_date is null)') -%}
+        {%- set whole_profiles = 'select profile_id from ' ~ changes ~ ' where event_date is null' -%}
+        {%- if not segmentation.selects_nothing(whole_profiles) -%}
+            {%- do run_query('delete from ' ~ this ~ ' where profile_id in (' ~ whole_profiles ~ ')') -%}
+        {%- endif -%}
         {#- The literal bound (no stale day is older) is evaluated in the scan, before the join. -#}
         {%- set partial_from = run_query('select cast(min(event_date) as ' ~ dbt.type_string() ~ ') from ' ~ changes).rows[0][0] -%}
         {%- if partial_from is not none -%}
@@ -247,9 +330,11 @@
 {%- endmacro %}
 
 
-{# Post-hook of the three models: drops this run's work table. #}
+{# Post-hook of the models built on int_profiles__events and of the per-profile marts: drops this run's work
+   table and saves the run stamp (profile_run_stamp_save). #}
 {% macro profile_changes_finish(identifier) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- do run_query('drop table if exists ' ~ segmentation.profile_work_relation(identifier)) -%}
+    {%- do segmentation.profile_run_stamp_save() -%}
     {{ return('') }}
 {%- endmacro %}

@@ -19,6 +19,13 @@
     pre_hook="{{ segmentation.profile_mart_prepare() }}",
     post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
 ) }}
+{%- if segmentation.profile_mart_unchanged() %}
+{#- Nothing changed since the model last processed: no row to write, no input read. #}
+
+select * from {{ this }}
+where 1 = 0
+
+{%- else %}
 with
 
 identity_map as (
@@ -223,3 +230,5 @@ final as (
 )
 
 select * from final
+
+{%- endif %}

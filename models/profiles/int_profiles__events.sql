@@ -13,6 +13,7 @@
 /* depends_on: {{ ref('privacy_suppressions') }} {{ ref('int_profiles__identity_changes') }} */
 {{ config(
     pre_hook="{{ segmentation.profile_events_prepare() }}",
+    post_hook="{{ segmentation.profile_run_stamp_save() }}",
 ) }}
 {%- set columns = [
     'message_id', 'event_type', 'event_name', 'product_category', 'event_at', 'page_url',
@@ -20,24 +21,29 @@
 with
 
 {%- if is_incremental() %}
-{%- set watermarks = segmentation.profile_events_watermarks() %}
+{#- A part of the change set that is empty renders as nothing: no scan of the staged events. #}
+{%- set changes = segmentation.profile_events_changes() %}
 
 changed_profiles as (
 
-    select profile_id from {{ ref('int_profiles__identity_changes') }}
-    where changed_at > {{ watermarks.processed }}
+    {{ segmentation.profile_events_changed_profiles_sql(changes.processed) }}
 
 ),
+
+{%- if changes.has_new_events %}
 
 new_events as (
 
     select {{ columns | join(', ') }}
     from (
         {{ segmentation.stitched_events_sql(
-            event_filter="_loaded_at > " ~ watermarks.loaded) }}
+            event_filter="_loaded_at > " ~ changes.loaded) }}
     ) as stitched
 
 ),
+{%- endif %}
+
+{%- if changes.has_changed_profiles %}
 
 restitched as (
 
@@ -47,13 +53,24 @@ restitched as (
     ) as stitched
 
 ),
+{%- endif %}
 
 events as (
 
+    {%- if changes.has_changed_profiles %}
     select * from restitched
+    {%- endif %}
+    {%- if changes.has_changed_profiles and changes.has_new_events %}
     union all
+    {%- endif %}
+    {%- if changes.has_new_events %}
     select * from new_events
     where profile_id not in (select profile_id from changed_profiles)
+    {%- endif %}
+    {%- if not (changes.has_changed_profiles or changes.has_new_events) %}
+    select {{ columns | join(', ') }} from {{ this }}
+    where 1 = 0
+    {%- endif %}
 
 )
 

@@ -11,6 +11,13 @@
     pre_hook="{{ segmentation.profile_changes_prepare('day') }}",
     post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
 ) }}
+{%- if segmentation.profile_changes_empty(this) %}
+{#- Nothing changed since the model last processed: no row to write, no input read. #}
+
+select * from {{ this }}
+where 1 = 0
+
+{%- else %}
 with
 
 {%- if is_incremental() %}
@@ -87,3 +94,5 @@ final as (
 )
 
 select * from final
+
+{%- endif %}

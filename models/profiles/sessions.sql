@@ -13,6 +13,13 @@
     post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
 ) }}
 {%- set timeout_minutes = var('session_timeout_minutes') %}
+{%- if segmentation.profile_changes_empty(this) %}
+{#- Nothing changed since the model last processed: no row to write, no input read. #}
+
+select * from {{ this }}
+where 1 = 0
+
+{%- else %}
 with
 
 {%- if is_incremental() %}
@@ -175,3 +182,5 @@ final as (
 )
 
 select * from final
+
+{%- endif %}
