@@ -15,3 +15,14 @@
         unix_micros({{ received_at }}) - (unix_micros({{ sent_at }}) - unix_micros({{ event_timestamp }}))
     )
 {%- endmacro %}
+
+
+{#
+    `value` (a timestamp as text, e.g. read with run_query or formatted from run_started_at) as a
+    timestamp literal. The project writes watermarks and run stamps into its SQL as literals: a filter
+    on a literal is pushed into the scan (DuckDB skips the row groups it rules out), one on a scalar
+    subquery is not.
+#}
+{% macro timestamp_literal(value) -%}
+    {{ return("cast('" ~ (value | string | replace("'", "''")) ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+{%- endmacro %}

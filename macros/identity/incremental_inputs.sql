@@ -146,7 +146,7 @@
         ~ " where model_name = 'int_identity__identifiers'") -%}
     {%- set watermark = none -%}
     {%- if previous | length == 1 and previous[0][0] is not none -%}
-        {%- set watermark = "cast('" ~ previous[0][0] ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+        {%- set watermark = segmentation.timestamp_literal(previous[0][0]) -%}
     {%- endif -%}
     {%- set newest = [] -%}
     {%- for source in sources -%}

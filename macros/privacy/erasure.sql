@@ -161,7 +161,7 @@
                 {%- for column in info.columns if column.name in identifier_types -%}
                     {%- do new_data.append("select distinct '" ~ column.name ~ "' as identifier_type, " ~ column.name
                         ~ " as identifier_value from " ~ base ~ " where " ~ column.name ~ " is not null"
-                        ~ ((" and _loaded_at > cast('" ~ since ~ "' as " ~ dbt.type_timestamp() ~ ")") if since else "")) -%}
+                        ~ ((' and _loaded_at > ' ~ segmentation.timestamp_literal(since)) if since else "")) -%}
                 {%- endfor -%}
             {%- endif -%}
         {%- endfor -%}
@@ -576,8 +576,8 @@
                 ranks have no gap (checked for nothing), never a gap unrecorded. -#}
             {%- if record_key and not nothing -%}
                 {%- do run_query('insert into ' ~ erased_keys ~ ' (' ~ record_key ~ ', erased_at, run_id) select distinct '
-                    ~ record_key ~ ", cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp()
-                    ~ "), '" ~ invocation_id ~ "' from " ~ rows ~ ' where ' ~ record_key ~ ' is not null') -%}
+                    ~ record_key ~ ', ' ~ segmentation.timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S'))
+                    ~ ", '" ~ invocation_id ~ "' from " ~ rows ~ ' where ' ~ record_key ~ ' is not null') -%}
             {%- endif -%}
             {%- set erased_rows = segmentation.erasure_delete(raw, in_rows, counted, skip=nothing) -%}
             {%- do segmentation.erasure_delete(base, in_rows, counted, "coalesce(rejection_reason, 'staged')", skip=nothing) -%}

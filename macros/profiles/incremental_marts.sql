@@ -137,7 +137,7 @@
     skip the row groups of older loads; a scalar subquery in the filter made it read every row.
 #}
 {% macro mart_change_sources_since() -%}
-    {%- set never = "cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")" -%}
+    {%- set never = segmentation.timestamp_literal('1900-01-01') -%}
     {%- set since = {} -%}
     {%- set sources = segmentation.mart_change_sources() -%}
     {%- for name, model, stamp in sources -%}
@@ -153,7 +153,7 @@
         {%- if rows | length == 1 -%}
             {%- for name, model, stamp in sources -%}
                 {%- if rows[0][loop.index0] is not none -%}
-                    {%- do since.update({name: "cast('" ~ rows[0][loop.index0] ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
+                    {%- do since.update({name: segmentation.timestamp_literal(rows[0][loop.index0])}) -%}
                 {%- endif -%}
             {%- endfor -%}
         {%- endif -%}

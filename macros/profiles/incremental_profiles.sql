@@ -39,7 +39,7 @@
 
 {# The start of this run, to the microsecond: the _processed_at stamp of incremental profile models. #}
 {% macro run_timestamp() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+    {{ return(segmentation.timestamp_literal(run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f"))) }}
 {%- endmacro %}
 
 
@@ -89,7 +89,7 @@
         {{ return('(select ' ~ expression ~ ' from ' ~ relation ~ ')') }}
     {%- endif -%}
     {%- set value = run_query('select cast(' ~ expression ~ ' as ' ~ dbt.type_string() ~ ') from ' ~ relation).columns[0].values()[0] -%}
-    {{ return("cast('" ~ value ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+    {{ return(segmentation.timestamp_literal(value)) }}
 {%- endmacro %}
 
 
@@ -250,8 +250,8 @@
         ~ 'on changes.profile_id = whole_profiles.profile_id '
         ~ 'where changes.event_at is not null and whole_profiles.profile_id is null').rows[0] -%}
     {{ return({
-        'partial_from': "cast('" ~ row[0] ~ "' as " ~ dbt.type_timestamp() ~ ")",
-        'partial_from_day': "cast('" ~ row[1] ~ "' as " ~ dbt.type_timestamp() ~ ")",
+        'partial_from': segmentation.timestamp_literal(row[0]),
+        'partial_from_day': segmentation.timestamp_literal(row[1]),
         'whole_processed_after': watermark if row[2] == 1 else none,
     }) }}
 {%- endmacro %}
@@ -268,7 +268,7 @@
     {%- set longest = 'coalesce(max(duration_seconds), 0) + 1' -%}
     {%- set value = run_query('select cast(' ~ dbt.dateadd('second', '-(' ~ longest ~ ')', dbt.dateadd('minute', -timeout_minutes, partial_from))
         ~ ' as ' ~ dbt.type_string() ~ ') from ' ~ this).columns[0].values()[0] -%}
-    {{ return("cast('" ~ value ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+    {{ return(segmentation.timestamp_literal(value)) }}
 {%- endmacro %}
 
 

@@ -85,7 +85,7 @@
         {%- if newest is none or newest == oldest -%}
             true
         {%- else -%}
-            {%- set written = marker ~ " = cast('" ~ newest ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+            {%- set written = marker ~ ' = ' ~ segmentation.timestamp_literal(newest) -%}
             {%- if key is none -%}
                 {{ written }}
             {%- else -%}

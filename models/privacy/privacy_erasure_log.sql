@@ -11,7 +11,7 @@
 {%- set counts = this.incorporate(path={'schema': work_schema, 'identifier': 'erasure_counts'}) %}
 {#- The work tables have been read: drop them so erased profile ids live only in privacy_erased_profiles. -#}
 {{ config(post_hook="{{ segmentation.drop_erasure_work_tables() }}") }}
-{%- set run_started = "cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S") ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set run_started = segmentation.timestamp_literal(run_started_at.strftime("%Y-%m-%d %H:%M:%S")) %}
 with
 
 counts as (

@@ -8,7 +8,7 @@
     the profiles changed after T: a comparison of a 1.1M-row table with itself, instead of a distinct
     over every row of each incremental model.
 -#}
-{%- set run_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set run_time = segmentation.run_timestamp() %}
 with
 
 current_identity as (

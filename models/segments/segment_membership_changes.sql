@@ -4,7 +4,7 @@
     whether it may be activated changed). Applying a run's changes to the previous run's memberships
     gives exactly this run's memberships. Appended, never rebuilt (full_refresh false).
 -#}
-{%- set run_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set run_time = segmentation.timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) %}
 with
 
 history as (

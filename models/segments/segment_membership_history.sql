@@ -3,7 +3,7 @@
     runs that opened and closed it, and the current definition version and activatability (updated in
     place, with updated_run_id and updated_at, when they change). Never rebuilt from scratch (full_refresh false).
 -#}
-{%- set run_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set run_time = segmentation.timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) %}
 with
 
 current_members as (

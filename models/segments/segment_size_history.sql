@@ -4,7 +4,7 @@
     whether the definition changed). Warn-level tests read the current run's rows. Appended, never
     rebuilt (full_refresh false).
 -#}
-{%- set run_time = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set run_time = segmentation.timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) %}
 with
 
 audiences as (
