@@ -143,6 +143,30 @@ def built_sample_warehouse(request: pytest.FixtureRequest, work: Path, name: str
     return target
 
 
+def comparable(value: object) -> object:
+    """A cell made comparable between an incremental and a full build and across engines: numbers
+    rounded to 6 decimals (sums in another order differ in the last bits), timestamps without zone."""
+    from datetime import datetime
+    from decimal import Decimal
+
+    if isinstance(value, float | Decimal):
+        return round(float(value), 6)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    return value
+
+
+def query_with_columns(target: Target, sql: str) -> tuple[list[str], list[tuple]]:
+    """The column names and rows of `sql` on `target` (DuckDB or PostgreSQL)."""
+    with connect(target) as warehouse:
+        if warehouse.kind == "duckdb":
+            result = warehouse.connection.execute(sql)
+            return [d[0] for d in result.description], result.fetchall()
+        with warehouse.connection.cursor() as cursor:
+            cursor.execute(sql)
+            return [d[0] for d in cursor.description], cursor.fetchall()
+
+
 def destinations_into(folder: Path, work: Path) -> Path:
     """A copy of the shipped destinations file whose file destinations write into `folder` (tests must
     not write into the project's sync_output/); point SEGMENTATION_DESTINATIONS at the returned path."""

@@ -11,8 +11,7 @@ prove they still give a full build's answer, on both engines:
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -20,8 +19,8 @@ import pytest
 
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
-from orchestration.warehouse import Target, connect
-from tests.python.helpers import run_dbt
+from orchestration.warehouse import Target
+from tests.python.helpers import comparable, query_with_columns, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 PROFILE_TABLES = (
@@ -34,28 +33,10 @@ PROFILE_TABLES = (
 LINEAGE = {"_processed_at", "_loaded_at", "_max_loaded_at"}
 
 
-def _normalise(value: object) -> object:
-    if isinstance(value, float | Decimal):
-        return round(float(value), 6)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    return value
-
-
-def _query(target: Target, sql: str) -> tuple[list[str], list[tuple]]:
-    with connect(target) as warehouse:
-        if warehouse.kind == "duckdb":
-            result = warehouse.connection.execute(sql)
-            return [d[0] for d in result.description], result.fetchall()
-        with warehouse.connection.cursor() as cursor:
-            cursor.execute(sql)
-            return [d[0] for d in cursor.description], cursor.fetchall()
-
-
 def _table(target: Target, table: str, with_lineage: bool) -> Counter:
-    columns, rows = _query(target, f"select * from {table}")
+    columns, rows = query_with_columns(target, f"select * from {table}")
     keep = [i for i, column in enumerate(columns) if with_lineage or column not in LINEAGE]
-    return Counter(tuple(_normalise(row[i]) for i in keep) for row in rows)
+    return Counter(tuple(comparable(row[i]) for i in keep) for row in rows)
 
 
 def _tables(target: Target, with_lineage: bool) -> dict[str, Counter]:
@@ -66,7 +47,7 @@ def _link_identify(sample: Path, folder: Path, target: Target) -> tuple[str, str
     """An identify copied from one of a person's (their user_id, a new message id) that carries the
     anonymous id of a visitor with events and no user id in another profile. Returns (anonymous id,
     the visitor's profile id)."""
-    _, visitors = _query(target, """
+    _, visitors = query_with_columns(target, """
         select visitor.identifier_value, visitor.profile_id
         from identity.identity_map as visitor
         where
@@ -75,7 +56,7 @@ def _link_identify(sample: Path, folder: Path, target: Target) -> tuple[str, str
                 select profile_id from identity.identity_map where identifier_type = 'user_id')
             and visitor.profile_id in (select profile_id from profiles.int_profiles__events)
         order by visitor.identifier_value""")
-    _, users = _query(target, """
+    _, users = query_with_columns(target, """
         select identifier_value from identity.identity_map
         where identifier_type = 'user_id' and profile_id in (select profile_id from profiles.int_profiles__events)
         order by identifier_value""")
@@ -116,7 +97,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     load_folder(work / "link", incremental)
     run_dbt(incremental, work / "incremental", "build", *AS_OF)
     events_after = _table(incremental, "profiles.int_profiles__events", with_lineage=False)
-    _, identity_changes = _query(incremental, """
+    _, identity_changes = query_with_columns(incremental, """
         select profile_id from profiles.int_profiles__identity_changes
         where changed_at = (select max(changed_at) from profiles.int_profiles__identity_changes)""")
     linked = _tables(incremental, with_lineage=False)

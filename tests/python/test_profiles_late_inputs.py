@@ -6,8 +6,7 @@ changed; the incremental run must rewrite exactly them and equal one full build,
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -15,8 +14,8 @@ import pytest
 
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
-from orchestration.warehouse import Target, connect
-from tests.python.helpers import run_dbt
+from orchestration.warehouse import Target
+from tests.python.helpers import comparable, query_with_columns, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 CONSENT_EVENT = "Segment Consent Preference Updated"
@@ -57,28 +56,10 @@ def _late_batch(sample: Path, folder: Path) -> None:
             connection.execute(f"copy ({rows}) to '{folder}/{table}__late.parquet' (format parquet)")
 
 
-def _normalise(value: object) -> object:
-    if isinstance(value, float | Decimal):
-        return round(float(value), 6)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    return value
-
-
-def _query(target: Target, sql: str) -> tuple[list[str], list[tuple]]:
-    with connect(target) as warehouse:
-        if warehouse.kind == "duckdb":
-            result = warehouse.connection.execute(sql)
-            return [d[0] for d in result.description], result.fetchall()
-        with warehouse.connection.cursor() as cursor:
-            cursor.execute(sql)
-            return [d[0] for d in cursor.description], cursor.fetchall()
-
-
 def _table(target: Target, table: str) -> Counter:
-    columns, rows = _query(target, f"select * from {table}")
+    columns, rows = query_with_columns(target, f"select * from {table}")
     keep = [i for i, column in enumerate(columns) if column not in COMPARED[table]]
-    return Counter(tuple(_normalise(row[i]) for i in keep) for row in rows)
+    return Counter(tuple(comparable(row[i]) for i in keep) for row in rows)
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -101,10 +82,10 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     # The second run settles what the first run's erasures leave to the next one in the identity layer.
     for _ in range(2):
         run_dbt(incremental, work / "incremental", "build", *AS_OF)
-    identity_before = set(_query(incremental, IDENTITY_MAP)[1])
+    identity_before = set(query_with_columns(incremental, IDENTITY_MAP)[1])
     load_folder(late, incremental)
     run_dbt(incremental, work / "incremental", "build", *AS_OF)
-    identity_after = set(_query(incremental, IDENTITY_MAP)[1])
+    identity_after = set(query_with_columns(incremental, IDENTITY_MAP)[1])
 
     # The profiles of the late rows: the identifiers they carry.
     with duckdb.connect() as connection:
@@ -116,17 +97,18 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     owners = {(identifier_type, value): profile for identifier_type, value, profile, *_ in identity_after}
     touched = {owners[identifier] for identifier in carried if identifier in owners}
 
-    last_run = _query(incremental, "select max(changed_at) from profiles.int_profiles__mart_changes")[1][0][0]
+    last_run = query_with_columns(
+        incremental, "select max(changed_at) from profiles.int_profiles__mart_changes")[1][0][0]
     rewritten = {
-        table: {row[0] for row in _query(
+        table: {row[0] for row in query_with_columns(
             incremental, f"select distinct profile_id from {table} "
             f"where _processed_at = (select max(changed_at) from profiles.int_profiles__mart_changes)")[1]}
         for table in COMPARED if "_processed_at" in COMPARED[table]
     }
-    logged = {row[0] for row in _query(
+    logged = {row[0] for row in query_with_columns(
         incremental, "select profile_id from profiles.int_profiles__mart_changes where changed_at = "
         "(select max(changed_at) from profiles.int_profiles__mart_changes)")[1]}
-    profile_count = len(_query(incremental, "select profile_id from profiles.profiles")[1])
+    profile_count = len(query_with_columns(incremental, "select profile_id from profiles.profiles")[1])
     assert last_run is not None
 
     load_folder(sample, full)
