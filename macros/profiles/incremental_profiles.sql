@@ -31,10 +31,13 @@
     older than their earliest change, so the scans skip the rest before joining.
 
     Events move between profiles only when identifiers do, which changes both profiles' identity. A
-    model's watermark is the later of its newest stamp and the start of its last successful run
-    (profile_run_stamp_relation). One that stays behind (a failed run) only widens the next run's work:
-    recomputing a change twice gives the same rows. The result equals a full rebuild. The removed-rows log is
-    pruned to what the models built on int_profiles__events (and profile_traits) have not processed yet.
+    model's watermark is the later of its newest stamp and the start of its last successful run (its
+    run stamp, saved by its post-hook, macros/run_stamps.sql): a run that wrote no row (e.g. the
+    restitch of an erased profile, which has no event left) processed every change up to its start all
+    the same, and with its newest stamp alone every later run would process those changes again. One
+    that stays behind (a failed run) only widens the next run's work: recomputing a change twice gives
+    the same rows. The result equals a full rebuild. The removed-rows log is pruned to what the models
+    built on int_profiles__events (and profile_traits) have not processed yet.
 #}
 
 {# The start of this run, to the microsecond: the _processed_at stamp of incremental profile models. #}
@@ -44,41 +47,19 @@
 
 
 {#
-    The newest _processed_at of `target` (an incremental profile model), or a time before any run, read
-    when the SQL that uses it is rendered and written into it as a literal: a filter on a literal is
-    pushed into the scan (DuckDB skips the row groups it rules out), one on a scalar subquery is not.
+    The watermark of `target` (an incremental profile model): the later of its newest _processed_at and
+    its run stamp (see above), or a time before any run, read when the SQL that uses it is rendered and
+    written into it as a literal: a filter on a literal is pushed into the scan (DuckDB skips the row
+    groups it rules out), one on a scalar subquery is not.
     Every caller renders it before the statements of its run change `target`.
 #}
 {% macro processed_watermark(target) -%}
-    {%- set stamp = segmentation.profile_run_stamp_relation(target) -%}
+    {%- set stamp = segmentation.run_stamp_relation(target) -%}
     {%- if execute and segmentation.existing_relation(stamp.schema, stamp.identifier) is not none -%}
         {{ return(segmentation.column_watermark('(select _processed_at from ' ~ target ~ ' union all select processed_at from '
             ~ stamp ~ ') as stamps', '_processed_at')) }}
     {%- endif -%}
     {{ return(segmentation.column_watermark(target, '_processed_at')) }}
-{%- endmacro %}
-
-
-{#
-    The start of `target`'s last successful run, which its post-hook saves (profile_run_stamp_save)
-    in <profiles>_work.<target>__processed. The run processed every change stamped up to its start, also
-    when it wrote no row (e.g. the restitch of an erased profile, which has no event left); its newest
-    _processed_at alone then stays behind and every later run would process those changes again.
-    processed_watermark is the later of the two.
-#}
-{% macro profile_run_stamp_relation(target) -%}
-    {{ return(segmentation.profile_work_relation(target.identifier ~ '__processed')) }}
-{%- endmacro %}
-
-
-{# Post-hook part of the incremental profile models: saves this run's start (see above). #}
-{% macro profile_run_stamp_save() -%}
-    {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set stamp = segmentation.profile_run_stamp_relation(this) -%}
-    {%- do segmentation.ensure_schema(stamp) -%}
-    {%- do run_query('drop table if exists ' ~ stamp) -%}
-    {%- do run_query('create table ' ~ stamp ~ ' as select ' ~ segmentation.run_timestamp() ~ ' as processed_at') -%}
-    {{ return('') }}
 {%- endmacro %}
 
 
@@ -331,10 +312,10 @@
 
 
 {# Post-hook of the models built on int_profiles__events and of the per-profile marts: drops this run's work
-   table and saves the run stamp (profile_run_stamp_save). #}
+   table and saves the run stamp (run_stamp_save, macros/run_stamps.sql). #}
 {% macro profile_changes_finish(identifier) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- do run_query('drop table if exists ' ~ segmentation.profile_work_relation(identifier)) -%}
-    {%- do segmentation.profile_run_stamp_save() -%}
+    {%- do segmentation.run_stamp_save() -%}
     {{ return('') }}
 {%- endmacro %}

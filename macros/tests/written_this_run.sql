@@ -20,6 +20,22 @@
         key (for a combination, one that is never null, so `in` keeps the whole group) and deletes
         cannot create duplicates among the rows left.
 
+    A run that wrote nothing (no new data) leaves the newest stamp to an earlier run, whose rows that
+    run's tests checked. The placeholder then stands for `1 = 0`: the test reads no row. It is told by
+    the run stamp of the relation's writer (macros/run_stamps.sql: the model itself, or the incremental
+    model under a view, scoped_test_writer), the start of its last successful run, which its post-hook
+    saves with the literal it stamps its rows with: the run wrote no row of the relation exactly when
+    the run stamp is later than every stamp in the relation (compared in SQL, to the microsecond, on
+    both engines; a run that wrote rows leaves its own start as the newest stamp). Why this is sound:
+      - a failed run saves no run stamp: a row it wrote (if any) is newer than the run stamp, so
+        tests until the model's next successful run scope to the newest stamp, as without the stamp;
+      - a separate `dbt test` after `dbt run` reads the run stamp that run saved;
+      - no run stamp (a model without the post-hook, a warehouse built before it, `dbt compile` of a
+        model never run): the newest stamp, as before;
+      - --full-refresh and test_scope 'all' test everything (below), whatever the run stamp says.
+    Left to the full test, as the rows of a failed run are: rows of a run whose tests did not run or
+    failed, when the next run writes nothing (before the run stamp, that run tested them again).
+
     The placeholder stands for `true` (the whole table is tested) when
       - the run is a --full-refresh (the nightly job),
       - var test_scope is 'all' (`--vars '{test_scope: all}'`), e.g. after a failed hourly run, whose
@@ -57,16 +73,24 @@
         {%- endfor -%}
         {%- set tail = tail[closing + 1:] -%}
     {%- endif -%}
-    {{ head }}{{ segmentation.rows_written_this_run(relation, key=arguments.key, marker=arguments.marker) }}{{ tail }}
+    {{ head }}{{ segmentation.rows_written_this_run(relation, key=arguments.key, marker=arguments.marker,
+        tested_node=model.get('attached_node')) }}{{ tail }}
 {%- endmacro %}
 
 
 {#
-    A condition on `relation` selecting what its newest run wrote, or `true` (see above).
+    A condition on `relation` selecting what its newest run wrote, `1 = 0` when the last successful run
+    of its writer wrote none of its rows, or `true` (see above).
     key: none for the written rows, else a column: every row whose key is a written row's key.
     marker: the column stamped with the start of the run that wrote the row.
+    tested_node: the unique id of the model `relation` is built by (the test's attached_node), whose
+    writer's run stamp tells whether its last run wrote anything (scoped_test_writer), or none.
+
+    Two queries: the columns of `relation` together with whether the writer's run stamp exists, then
+    the newest and oldest stamp and, in SQL (exact on both engines), whether the run stamp is newer
+    than every stamp.
 #}
-{% macro rows_written_this_run(relation, key=none, marker='_processed_at') -%}
+{% macro rows_written_this_run(relation, key=none, marker='_processed_at', tested_node=none) -%}
     {%- set scope = var('test_scope', 'written') -%}
     {%- if scope not in ('written', 'all') -%}
         {{ exceptions.raise_compiler_error("var test_scope must be 'written' or 'all', not " ~ scope) }}
@@ -74,15 +98,24 @@
     {%- if not execute or flags.FULL_REFRESH or scope == 'all' -%}
         true
     {%- else -%}
-        {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
-        {%- set newest, oldest = none, none -%}
-        {%- if marker | lower in columns -%}
-            {%- set stamps = run_query('select max(' ~ marker ~ '), min(' ~ marker ~ ') from ' ~ relation) -%}
-            {%- set newest, oldest = stamps[0][0], stamps[0][1] -%}
+        {%- set writer = segmentation.scoped_test_writer(tested_node) -%}
+        {%- set stamp = segmentation.run_stamp_relation(writer) if writer is not none else none -%}
+        {%- set found = segmentation.relation_columns_and_run_stamp(relation, stamp) -%}
+        {%- set newest, oldest, is_idle = none, none, false -%}
+        {%- if marker | lower in found.columns -%}
+            {%- set is_idle_sql = 'max(' ~ marker ~ ') < (select max(processed_at) from ' ~ stamp ~ ')'
+                if found.has_run_stamp else 'false' -%}
+            {%- set stamps = run_query('select max(' ~ marker ~ '), min(' ~ marker ~ '), ' ~ is_idle_sql
+                ~ ' from ' ~ relation) -%}
+            {%- set newest, oldest, is_idle = stamps[0][0], stamps[0][1], stamps[0][2] -%}
         {%- endif -%}
+        {#- The writer's last successful run wrote no row of `relation`: the rows there were tested by
+            the runs that wrote them. -#}
+        {%- if is_idle -%}
+            1 = 0
         {#- No stamp, or the newest run wrote every row (a first build): the filter would keep every row,
             and only cost a second scan. -#}
-        {%- if newest is none or newest == oldest -%}
+        {%- elif newest is none or newest == oldest -%}
             true
         {%- else -%}
             {%- set written = marker ~ ' = ' ~ segmentation.timestamp_literal(newest) -%}
@@ -93,4 +126,50 @@
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    The relation of the model whose runs write the rows of the model `unique_id` (a scoped test's
+    attached_node) and stamp them: the model itself, or for a view the writer of its only parent model
+    (the staged and quarantine views of the Segment base models pass their _processed_at on). none when
+    there is none or more than one: the test then scopes by the newest stamp alone.
+#}
+{% macro scoped_test_writer(unique_id) -%}
+    {%- set node = graph.nodes.get(unique_id) if unique_id else none -%}
+    {%- if node is none or node.resource_type != 'model' -%}{{ return(none) }}{%- endif -%}
+    {%- if node.config.materialized != 'view' -%}
+        {{ return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) }}
+    {%- endif -%}
+    {%- set parents = [] -%}
+    {%- for parent in node.depends_on.nodes if parent.startswith('model.') -%}
+        {%- do parents.append(parent) -%}
+    {%- endfor -%}
+    {{ return(segmentation.scoped_test_writer(parents[0]) if parents | length == 1 else none) }}
+{%- endmacro %}
+
+
+{#
+    In one query: the lower-cased column names of `relation` (a table or view) and whether the table
+    `stamp` (a run stamp, or none) exists. It replaces adapter.get_columns_in_relation, so the run
+    stamp costs no extra query.
+#}
+{% macro relation_columns_and_run_stamp(relation, stamp) -%}
+    {%- set wanted = [relation] if stamp is none else [relation, stamp] -%}
+    {%- set conditions = [] -%}
+    {%- for wanted_relation in wanted -%}
+        {%- do conditions.append("(table_schema = '" ~ wanted_relation.schema ~ "' and table_name = '"
+            ~ wanted_relation.identifier ~ "')") -%}
+    {%- endfor -%}
+    {%- set rows = run_query('select table_schema, table_name, column_name from information_schema.columns'
+        ~ ' where lower(table_catalog) = \'' ~ relation.database | lower ~ '\' and (' ~ conditions | join(' or ') ~ ')') -%}
+    {%- set columns, stamp_columns = [], [] -%}
+    {%- for row in rows -%}
+        {%- if row[0] == relation.schema and row[1] == relation.identifier -%}
+            {%- do columns.append(row[2] | lower) -%}
+        {%- else -%}
+            {%- do stamp_columns.append(row[2] | lower) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return({'columns': columns, 'has_run_stamp': 'processed_at' in stamp_columns}) }}
 {%- endmacro %}

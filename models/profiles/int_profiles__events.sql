@@ -13,7 +13,7 @@
 /* depends_on: {{ ref('privacy_suppressions') }} {{ ref('int_profiles__identity_changes') }} */
 {{ config(
     pre_hook="{{ segmentation.profile_events_prepare() }}",
-    post_hook="{{ segmentation.profile_run_stamp_save() }}",
+    post_hook="{{ segmentation.run_stamp_save() }}",
 ) }}
 {%- set columns = [
     'message_id', 'event_type', 'event_name', 'product_category', 'event_at', 'page_url',

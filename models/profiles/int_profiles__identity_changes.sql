@@ -6,8 +6,10 @@
 
     A model that processed identity up to time T (the newest _identity_changed_at on its rows) rebuilds
     the profiles changed after T: a comparison of a 1.1M-row table with itself, instead of a distinct
-    over every row of each incremental model.
+    over every row of each incremental model. The run stamp (macros/run_stamps.sql) tells the scoped
+    data tests whether a run logged anything.
 -#}
+{{ config(post_hook="{{ segmentation.run_stamp_save() }}") }}
 {%- set run_time = segmentation.run_timestamp() %}
 with
 

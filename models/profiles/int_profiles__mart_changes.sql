@@ -2,13 +2,14 @@
     The log the per-profile marts read to find the profiles whose inputs changed: one row per profile
     id with changed_at, the start of the run that last saw an input of the profile change (identity_map
     rows, orders, consent decisions, identifies, CRM contacts; macros/profiles/incremental_marts.sql).
-    A full build logs every profile, so every mart built on it recomputes everything.
+    A full build logs every profile, so every mart built on it recomputes everything. The run stamp
+    (macros/run_stamps.sql) tells the scoped data tests whether a run logged anything.
 -#}
 /* depends_on: {{ ref('privacy_suppressions') }} {{ ref('stg_segment__consent_preferences') }}
    {{ ref('stg_segment__identifies') }} {{ ref('stg_crm__contacts') }} {{ ref('stg_shop__orders') }} */
 {{ config(
     pre_hook="{{ segmentation.mart_changes_prepare() }}",
-    post_hook="{{ segmentation.mart_changes_finish() }}",
+    post_hook=["{{ segmentation.mart_changes_finish() }}", "{{ segmentation.run_stamp_save() }}"],
 ) }}
 with
 

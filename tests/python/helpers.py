@@ -54,6 +54,17 @@ def run_dbt(database: Path | Target, work: Path, *args: str, project: Path = PRO
     return completed.stdout
 
 
+def compiled_code(database: Path | Target, work: Path, names: Sequence[str], *args: str) -> dict[str, str]:
+    """`dbt compile` of the nodes `names` (dbt runs the macros their SQL calls, e.g. the scoped tests'
+    get_where_subquery) and each node's compiled SQL."""
+    import json
+
+    run_dbt(database, work, "compile", "--select", *names, *args)
+    manifest = work / f"target_{PROJECT_ROOT.name}" / "manifest.json"
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return {node["name"]: node["compiled_code"] for node in nodes if node["name"] in names}
+
+
 # A consent violation for the guard to catch: a profile that opted out of email, put in activation_email.
 OPTED_OUT_IN_ACTIVATION_EMAIL = """
     insert into activation.activation_email (activation_id, segment_name, profile_id, email, updated_at)

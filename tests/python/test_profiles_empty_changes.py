@@ -6,10 +6,16 @@ prove they still give a full build's answer, on both engines:
 - a run whose only new data is one identify that links an anonymous visitor's identifier to another
   person's user id (an identity change, no new behavioural event) restitches the visitor's events and
   equals the profile layer built again from scratch (--full-refresh of models/profiles) on a copy of
-  the same warehouse (same identity graph, so the same profile ids)."""
+  the same warehouse (same identity graph, so the same profile ids).
+
+The scoped data tests (macros/tests/written_this_run.sql) follow on both engines: after the run with
+no new data they read no row (`1 = 0`); after the identity-only run those of int_profiles__events read
+the rows it wrote (its run stamp is their newest stamp, to the microsecond), while those of the staged
+tracks, which no run wrote since, still read none."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -20,7 +26,7 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import comparable, query_with_columns, run_dbt
+from tests.python.helpers import comparable, compiled_code, query_with_columns, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 PROFILE_TABLES = (
@@ -31,6 +37,9 @@ PROFILE_TABLES = (
 )
 # Lineage columns: when a row was loaded or written, different between an incremental and a full build.
 LINEAGE = {"_processed_at", "_loaded_at", "_max_loaded_at"}
+SCOPED_TESTS = ("unique_int_profiles__events_message_id", "not_null_int_profiles__events_profile_id",
+                "not_null_stg_segment__tracks_event_at")
+SCOPE = re.compile(r"\(select \* from \S+ where (.*?)\) dbt_subquery", re.DOTALL)
 
 
 def _table(target: Target, table: str, with_lineage: bool) -> Counter:
@@ -41,6 +50,12 @@ def _table(target: Target, table: str, with_lineage: bool) -> Counter:
 
 def _tables(target: Target, with_lineage: bool) -> dict[str, Counter]:
     return {table: _table(target, table, with_lineage) for table in PROFILE_TABLES}
+
+
+def _scopes(target: Target, work: Path) -> dict[str, str]:
+    """The condition each of SCOPED_TESTS reads its relation with, as the next `dbt test` would."""
+    return {name: " ".join(SCOPE.search(sql).group(1).split())
+            for name, sql in compiled_code(target, work, SCOPED_TESTS).items()}
 
 
 def _link_identify(sample: Path, folder: Path, target: Target) -> tuple[str, str]:
@@ -91,6 +106,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     settled = _tables(incremental, with_lineage=True)
     run_dbt(incremental, work / "incremental", "build", *AS_OF)
     unchanged = _tables(incremental, with_lineage=True)
+    idle_scopes = _scopes(incremental, work / "incremental")
 
     anonymous_id, visitor_profile = _link_identify(sample, work / "link", incremental)
     events_before = _table(incremental, "profiles.int_profiles__events", with_lineage=False)
@@ -101,6 +117,9 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         select profile_id from profiles.int_profiles__identity_changes
         where changed_at = (select max(changed_at) from profiles.int_profiles__identity_changes)""")
     linked = _tables(incremental, with_lineage=False)
+    linked_scopes = _scopes(incremental, work / "incremental")
+    _, [(events_stamp,)] = query_with_columns(
+        incremental, "select processed_at from profiles_work.int_profiles__events__processed")
 
     if engine == "duckdb":
         full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "full.duckdb")
@@ -113,6 +132,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "events_changed": events_before != events_after, "identity_changes": {row[0] for row in identity_changes},
         "visitor_profile": visitor_profile,
         "linked": linked, "full": _tables(full, with_lineage=False),
+        "idle_scopes": idle_scopes, "linked_scopes": linked_scopes, "events_stamp": events_stamp,
     }
 
 
@@ -134,3 +154,17 @@ def test_an_identity_only_change_gives_the_full_build(builds: dict, table: str) 
     incremental, full = builds["linked"][table], builds["full"][table]
     assert sum(full.values()) > 0, table
     assert incremental == full, (table, list((incremental - full).items())[:3], list((full - incremental).items())[:3])
+
+
+def test_after_the_run_with_no_new_data_the_scoped_tests_read_no_row(builds: dict) -> None:
+    assert builds["idle_scopes"] == dict.fromkeys(SCOPED_TESTS, "1 = 0")
+
+
+def test_after_the_identity_only_run_the_scoped_tests_read_what_it_wrote(builds: dict) -> None:
+    stamp = comparable(builds["events_stamp"]).isoformat(sep=" ")
+    written = rf"_processed_at = cast\('{re.escape(stamp)}' as \w+\)"
+    scopes = builds["linked_scopes"]
+    assert re.fullmatch(rf"message_id in \(select message_id from \S+ where {written}\)",
+                        scopes["unique_int_profiles__events_message_id"]), scopes
+    assert re.fullmatch(written, scopes["not_null_int_profiles__events_profile_id"]), scopes
+    assert scopes["not_null_stg_segment__tracks_event_at"] == "1 = 0"

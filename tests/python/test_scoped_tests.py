@@ -9,11 +9,15 @@ incrementally. The tests show that
   - a duplicate of a row the newest run wrote fails `dbt test`, a duplicate among rows no run wrote
     since is left to the full test (test_scope all, the nightly --full-refresh), which finds it;
   - the compiled test SQL holds the filter on an incremental run and not on --full-refresh or with
-    test_scope all, and the filter keeps a small part of the table's rows."""
+    test_scope all, and the filter keeps a small part of the table's rows;
+  - the run stamp of the model that writes a tested relation (the model, or the base model under a
+    staged view) is that relation's newest stamp after a run that wrote rows, to the microsecond;
+  - after a run with no new data every scoped test reads nothing (`1 = 0`): a defect in an older row
+    is not reported, `test_scope: all` reports it, and once a run writes rows again a defect in a row
+    it wrote is reported."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from datetime import date
@@ -25,7 +29,7 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import copy_project, run_dbt, split_into_batches
+from tests.python.helpers import compiled_code, copy_project, run_dbt, split_into_batches
 
 CUTS = ("2026-10-30",)
 SCOPED = {
@@ -36,6 +40,14 @@ SCOPED = {
     "not_null_profile_event_daily_profile_id": ("profiles.profile_event_daily", 5),
     "unique_stg_segment__pages_message_id": ("staging.stg_segment__pages", 20),
     "not_null_stg_segment__tracks_event_at": ("staging.stg_segment__tracks", 20),
+}
+# The run stamp (macros/run_stamps.sql) of the model that writes each tested relation.
+RUN_STAMPS = {
+    "profiles.int_profiles__events": "profiles_work.int_profiles__events__processed",
+    "profiles.sessions": "profiles_work.sessions__processed",
+    "profiles.profile_event_daily": "profiles_work.profile_event_daily__processed",
+    "staging.stg_segment__pages": "staging_work.base_segment__pages__processed",
+    "staging.stg_segment__tracks": "staging_work.base_segment__tracks__processed",
 }
 FILTER = re.compile(r"\(select \* from (\S+) where (.*?)\) dbt_subquery", re.DOTALL)
 
@@ -58,11 +70,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def _compile(warehouse: dict, *args: str) -> dict[str, str]:
     """Compiles the scoped tests (dbt runs get_where_subquery, so the filter is resolved) and returns
     each test's compiled SQL."""
-    work = warehouse["work"]
-    run_dbt(warehouse["database"], work, "compile", "--select", *SCOPED, *args)
-    [manifest] = work.glob("target_*/manifest.json")
-    nodes = json.loads(manifest.read_text())["nodes"].values()
-    return {node["name"]: node["compiled_code"] for node in nodes if node["name"] in SCOPED}
+    return compiled_code(warehouse["database"], warehouse["work"], list(SCOPED), *args)
 
 
 def test_an_incremental_run_tests_only_what_it_wrote(warehouse: dict) -> None:
@@ -75,6 +83,11 @@ def test_an_incremental_run_tests_only_what_it_wrote(warehouse: dict) -> None:
             total = connection.execute(f"select count(*) from {relation}").fetchone()[0]
             scanned = connection.execute(f"select count(*) from {tested} where {condition}").fetchone()[0]
             assert 0 < scanned * factor < total, (name, scanned, total)
+        # The writer's run stamp is the newest stamp: its run wrote rows, which the test checks.
+        for relation, stamp in RUN_STAMPS.items():
+            assert connection.execute(f"""
+                select count(*) from {stamp}
+                where processed_at = (select max(_processed_at) from {relation})""").fetchone()[0] == 1, relation
 
 
 @pytest.mark.parametrize("args", [("--full-refresh",), ("--vars", "{test_scope: all}")], ids=["full_refresh", "all"])
@@ -92,10 +105,7 @@ def test_a_table_the_newest_run_wrote_whole_is_tested_without_a_filter(warehouse
     with duckdb.connect(str(database)) as connection:
         connection.execute(
             "update profiles.sessions set _processed_at = (select max(_processed_at) from profiles.sessions)")
-    run_dbt(database, tmp_path, "compile", "--select", *SCOPED)
-    [manifest] = tmp_path.glob("target_*/manifest.json")
-    compiled = {node["name"]: node["compiled_code"] for node in json.loads(manifest.read_text())["nodes"].values()
-                if node["name"] in SCOPED}
+    compiled = compiled_code(database, tmp_path, list(SCOPED))
     for name, (relation, _) in SCOPED.items():
         filtered = FILTER.findall(compiled[name])
         if relation == "profiles.sessions":
@@ -138,6 +148,59 @@ def test_a_duplicate_the_newest_run_wrote_fails_and_an_older_one_waits_for_the_f
         connection.execute("insert into profiles.sessions select * from profiles.sessions_backup")
         connection.execute("drop table profiles.sessions_backup")
     run_dbt(database, work, "test", *select)
+
+
+def test_after_a_run_with_no_new_data_the_scoped_tests_check_nothing(warehouse: dict, tmp_path: Path) -> None:
+    """A run with no new data on a copy of the warehouse: its tests read no row, so a duplicate among
+    older rows waits for the full test (test_scope all). The next run that writes rows is tested on
+    them again: a duplicate of a row it wrote fails, the older duplicate still waits."""
+    database = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse["database"], database)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        newest_before = {relation: connection.execute(f"select max(_processed_at) from {relation}").fetchone()[0]
+                         for relation in RUN_STAMPS}
+    run_dbt(database, tmp_path, "build")
+    compiled = compiled_code(database, tmp_path, list(SCOPED))
+    with duckdb.connect(str(database), read_only=True) as connection:
+        for name, (relation, _) in SCOPED.items():
+            [(_, condition)] = FILTER.findall(compiled[name])
+            newest, stamp = connection.execute(
+                f"select max(_processed_at), (select processed_at from {RUN_STAMPS[relation]}) from {relation}"
+            ).fetchone()
+            # The run wrote no row of the relation exactly when its newest stamp is older than the run stamp.
+            assert (condition.strip() == "1 = 0") == (newest < stamp), (name, condition, newest, stamp)
+            assert (newest < stamp) == (newest == newest_before[relation]), (name, newest, stamp)
+    # No new load: the Segment base models wrote nothing, their staged views' tests read no row.
+    for name in ("unique_stg_segment__pages_message_id", "not_null_stg_segment__tracks_event_at"):
+        assert [condition.strip() for _, condition in FILTER.findall(compiled[name])] == ["1 = 0"], name
+
+    select = ["--select", "stg_segment__pages,test_name:unique"]
+    failure = "FAIL 1 unique_stg_segment__pages_message_id"
+    with duckdb.connect(str(database)) as connection:
+        # A copy of a page some earlier run wrote and tested.
+        connection.execute("insert into staging.base_segment__pages select * from staging.base_segment__pages "
+                           "where rejection_reason is null order by message_id limit 1")
+    run_dbt(database, tmp_path, "test", *select)
+    with pytest.raises(AssertionError, match=failure):
+        run_dbt(database, tmp_path, "test", *select, "--vars", "{test_scope: all}")
+
+    with duckdb.connect(str(database)) as connection:
+        # New data: a page view delivered again under a new message id.
+        connection.execute("""
+            insert into raw.pages
+            select * replace ('scoped-idle-' || id as id, 'scoped-idle-load' as _load_id)
+            from raw.pages
+            order by id
+            limit 1
+        """)
+    run_dbt(database, tmp_path, "build", "--select", "+stg_segment__pages")
+    run_dbt(database, tmp_path, "test", *select)
+    with duckdb.connect(str(database)) as connection:
+        # A copy of the page the run wrote.
+        connection.execute("insert into staging.base_segment__pages select * from staging.base_segment__pages "
+                           "where message_id like 'scoped-idle-%'")
+    with pytest.raises(AssertionError, match=failure):
+        run_dbt(database, tmp_path, "test", *select)
 
 
 def test_a_bug_that_duplicates_a_new_row_fails_the_incremental_build(
