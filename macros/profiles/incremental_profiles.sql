@@ -9,10 +9,12 @@
       - removes the rows of message ids loaded again since (a redelivery whose staged version changed)
         and logs each removed row's profile_id and event_at in <profiles>_work.int_profiles__events_removed,
         stamped with this run, for the models built on it;
-      - removes every row of the profiles whose identity changed since (int_profiles__identity_changes:
-        merges, splits, new identifiers, vanished profiles);
-      then the model appends every event of those profiles, restitched through their current
-      identifiers, and the events loaded since for all other profiles.
+      - copies every row of the profiles whose identity changed since (int_profiles__identity_changes:
+        merges, splits, new identifiers, vanished profiles) into <profiles>_work.int_profiles__events__restitch
+        and removes them;
+      then the model appends those events attributed again through the current identity_map, and the
+      events loaded since. A run whose identity inputs (blocklist, sources) changed since rebuilds every
+      row instead, logging them all as removed (the model's header says why).
 
     sessions and profile_event_daily (pre-hook profile_changes_prepare): the changes since the model's
     watermark are (profile_id, event_at) of the event rows written since, of the rows logged as removed
@@ -133,17 +135,77 @@
 {%- endmacro %}
 
 
+{# The columns of int_profiles__events that the restitch work table holds: all but profile_id and _processed_at. #}
+{% macro profile_events_restitch_columns() -%}
+    {{ return(['message_id', 'event_type', 'event_name', 'product_category', 'event_at', 'page_url',
+        'campaign_source', 'campaign_medium', 'anonymous_id', 'user_id', 'device_id', '_loaded_at']) }}
+{%- endmacro %}
+
+
+{# The rows of the profiles whose identity changed, copied by the pre-hook of int_profiles__events for its body. #}
+{% macro profile_events_restitch_relation() -%}
+    {{ return(segmentation.profile_work_relation('int_profiles__events__restitch')) }}
+{%- endmacro %}
+
+
+{# The identity inputs int_profiles__events last ran with (saved by its post-hook). #}
+{% macro profile_events_identity_inputs_relation() -%}
+    {{ return(segmentation.profile_work_relation('int_profiles__events__identity_inputs')) }}
+{%- endmacro %}
+
+
+{#
+    The fingerprint of the identity inputs (blocklist, identifier sources) that int_identity__identifiers,
+    and so identity_map, was last built with (identity_work.identity_inputs_state), '' when unknown.
+#}
+{% macro profile_events_identity_inputs() -%}
+    {%- set state = segmentation.identity_work_relation('identity_inputs_state') -%}
+    {%- if segmentation.existing_relation(state.schema, state.identifier) is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set rows = run_query("select fingerprint from " ~ state ~ " where model_name = 'int_identity__identifiers'") -%}
+    {{ return(rows[0][0] if rows | length == 1 and rows[0][0] is not none else '') }}
+{%- endmacro %}
+
+
+{#
+    Whether int_profiles__events must rebuild every row (see its header): the identity inputs differ
+    from those of its last run, or either is unknown. Raises when the table lacks a column the model
+    writes (built before the identifier columns existed): it needs --full-refresh.
+#}
+{% macro profile_events_needs_rebuild() -%}
+    {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set missing = [] -%}
+    {%- for column in segmentation.profile_events_restitch_columns() + ['profile_id', '_processed_at'] -%}
+        {%- if column not in existing -%}{%- do missing.append(column) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- if missing -%}
+        {{ exceptions.raise_compiler_error(this ~ ' has no column ' ~ missing | join(', ') ~ ': it was built by an '
+            ~ 'older version of the project. Rebuild it once: dbt build --full-refresh --select int_profiles__events+') }}
+    {%- endif -%}
+    {%- set current = segmentation.profile_events_identity_inputs() -%}
+    {%- set saved = segmentation.profile_events_identity_inputs_relation() -%}
+    {%- if current == '' or segmentation.existing_relation(saved.schema, saved.identifier) is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set rows = run_query('select fingerprint from ' ~ saved) -%}
+    {{ return(rows | length != 1 or rows[0][0] != current) }}
+{%- endmacro %}
+
+
 {#
     The change set of int_profiles__events, read before its run changes anything (see
-    profile_events_watermarks): the watermarks, has_new_events (a staged event was loaded since) and
-    has_changed_profiles (a profile's identity changed since). The body leaves out the branch of an
-    empty part and the pre-hook its deletes, so a run with nothing new scans no staged event.
+    profile_events_watermarks): the watermarks, rebuild (see profile_events_needs_rebuild),
+    has_new_events (a staged event was loaded since) and has_changed_profiles (a profile's identity
+    changed since). The body leaves out the branch of an empty part and the pre-hook its deletes, so a
+    run with nothing new scans no staged event.
 #}
 {% macro profile_events_changes() -%}
     {%- set watermarks = segmentation.profile_events_watermarks() -%}
     {{ return({
         'loaded': watermarks.loaded,
         'processed': watermarks.processed,
+        'rebuild': execute and segmentation.profile_events_needs_rebuild(),
         'has_new_events': not segmentation.selects_nothing(segmentation.loaded_message_ids_sql(watermarks.loaded)),
         'has_changed_profiles': not segmentation.selects_nothing(
             segmentation.profile_events_changed_profiles_sql(watermarks.processed)),
@@ -156,15 +218,26 @@
     {%- if not execute or not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- set changes = segmentation.profile_events_changes() -%}
     {%- set log = segmentation.profile_events_removed_log() -%}
-    {%- if changes.has_new_events -%}
-        {%- set loaded_again = segmentation.loaded_message_ids_sql(changes.loaded) -%}
+    {%- if changes.rebuild -%}
         {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
-            ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
-        {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
-    {%- endif -%}
-    {%- if changes.has_changed_profiles -%}
-        {%- do run_query('delete from ' ~ this ~ ' where profile_id in ('
-            ~ segmentation.profile_events_changed_profiles_sql(changes.processed) ~ ')') -%}
+            ~ segmentation.run_timestamp() ~ ' from ' ~ this) -%}
+        {%- do run_query('delete from ' ~ this) -%}
+    {%- else -%}
+        {%- if changes.has_new_events -%}
+            {%- set loaded_again = segmentation.loaded_message_ids_sql(changes.loaded) -%}
+            {%- do run_query('insert into ' ~ log ~ ' (profile_id, event_at, _processed_at) select profile_id, event_at, '
+                ~ segmentation.run_timestamp() ~ ' from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+            {%- do run_query('delete from ' ~ this ~ ' where message_id in (' ~ loaded_again ~ ')') -%}
+        {%- endif -%}
+        {%- if changes.has_changed_profiles -%}
+            {%- set changed = segmentation.profile_events_changed_profiles_sql(changes.processed) -%}
+            {%- set restitch = segmentation.profile_events_restitch_relation() -%}
+            {%- do run_query('drop table if exists ' ~ restitch) -%}
+            {%- do run_query('create table ' ~ restitch ~ ' as select '
+                ~ segmentation.profile_events_restitch_columns() | join(', ') ~ ' from ' ~ this
+                ~ ' where profile_id in (' ~ changed ~ ')') -%}
+            {%- do run_query('delete from ' ~ this ~ ' where profile_id in (' ~ changed ~ ')') -%}
+        {%- endif -%}
     {%- endif -%}
     {#- The log keeps what a model built on the events has not processed yet. -#}
     {%- set readers = [] -%}
@@ -179,6 +252,21 @@
         {%- do run_query('delete from ' ~ log ~ ' where _processed_at <= (select min(watermark) from ('
             ~ readers | join(' union all ') ~ ') as readers)') -%}
     {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{# Post-hook of int_profiles__events: drops the restitch work table, saves the identity inputs it ran with
+   and the run stamp (run_stamp_save, macros/run_stamps.sql). #}
+{% macro profile_events_finish() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- do run_query('drop table if exists ' ~ segmentation.profile_events_restitch_relation()) -%}
+    {%- set saved = segmentation.profile_events_identity_inputs_relation() -%}
+    {%- do segmentation.ensure_schema(saved) -%}
+    {%- do run_query('drop table if exists ' ~ saved) -%}
+    {%- do run_query('create table ' ~ saved ~ ' as select cast(\'' ~ segmentation.profile_events_identity_inputs()
+        ~ '\' as ' ~ dbt.type_string() ~ ') as fingerprint') -%}
+    {%- do segmentation.run_stamp_save() -%}
     {{ return('') }}
 {%- endmacro %}
 

@@ -5,12 +5,21 @@
 
     event_filter: SQL condition on the staged columns (message_id, event_at, _loaded_at, ...) applied
         before stitching, e.g. "_loaded_at > ..." for new events only.
-    only_profiles: SQL that selects profile_id values; when given, only events of those profiles are
-        stitched. Candidate events are found through the profiles' identifiers first, so the cost
-        follows the size of those profiles, not of the whole event history.
+    events_relation: a table of events already stitched once (int_profiles__events' columns without
+        profile_id and _processed_at) to attribute again instead of the staged events; the cost follows
+        its size (int_profiles__events' restitch of changed profiles, macros/profiles/incremental_profiles.sql).
 #}
-{% macro stitched_events_sql(event_filter=none, only_profiles=none) -%}
+{% macro stitched_events_sql(event_filter=none, events_relation=none) -%}
 with
+
+{%- if events_relation %}
+
+event_rows as (
+
+    select * from {{ events_relation }}
+
+),
+{%- else %}
 
 event_rows as (
 
@@ -66,6 +75,7 @@ event_rows as (
     from {{ ref('stg_segment__screens') }}
 
 ),
+{%- endif %}
 
 filtered_events as (
 
@@ -82,61 +92,27 @@ identity_map as (
 
 ),
 
-{%- if only_profiles %}
-
-target_identifiers as (
-
-    select
-        identifier_type,
-        identifier_value
-    from identity_map
-    where profile_id in ({{ only_profiles }})
-
-),
-
-candidate_events as (
-
-    select * from filtered_events
-    where
-        user_id in (select identifier_value from target_identifiers where identifier_type = 'user_id')
-        or anonymous_id in (select identifier_value from target_identifiers where identifier_type = 'anonymous_id')
-        or device_id in (select identifier_value from target_identifiers where identifier_type = 'device_id')
-
-),
-{%- else %}
-
-candidate_events as (
-
-    select * from filtered_events
-
-),
-{%- endif %}
-
 stitched as (
 
     select
-        candidate_events.*,
+        filtered_events.*,
         coalesce(user_map.profile_id, anonymous_map.profile_id, device_map.profile_id) as profile_id
-    from candidate_events
+    from filtered_events
     left join identity_map as user_map
         on
             user_map.identifier_type = 'user_id'
-            and candidate_events.user_id = user_map.identifier_value
+            and filtered_events.user_id = user_map.identifier_value
     left join identity_map as anonymous_map
         on
             anonymous_map.identifier_type = 'anonymous_id'
-            and candidate_events.anonymous_id = anonymous_map.identifier_value
+            and filtered_events.anonymous_id = anonymous_map.identifier_value
     left join identity_map as device_map
         on
             device_map.identifier_type = 'device_id'
-            and candidate_events.device_id = device_map.identifier_value
+            and filtered_events.device_id = device_map.identifier_value
 
 )
 
 select * from stitched
-where
-    profile_id is not null
-    {%- if only_profiles %}
-    and profile_id in ({{ only_profiles }})
-    {%- endif %}
+where profile_id is not null
 {%- endmacro %}

@@ -1,34 +1,54 @@
 {#-
-    Every behavioural event (tracks, pages, screens) with the profile it is attributed to, stitched once
-    for the models that work per profile (sessions, daily event counts, cart abandonment).
+    Every behavioural event (tracks, pages, screens) with the profile it is attributed to and the
+    identifiers it carries (anonymous_id, user_id, device_id), stitched once for the models that work
+    per profile (sessions, daily event counts, cart abandonment).
 
     Incremental (macros/profiles/incremental_profiles.sql). The pre-hook removes the rows of message ids
-    loaded again since the table last processed (logging them for sessions and daily counts) and every
-    row of the profiles whose identity changed since. The run appends
-      - every event of those profiles, restitched through their current identifiers (so events move with
-        merges and splits),
-      - the events loaded since then, for the other profiles,
+    loaded again since the table last processed (logging them for sessions and daily counts), copies the
+    rows of the profiles whose identity changed since into a work table and removes them. The run appends
+      - those rows attributed again through the current identity_map (so events move with merges and
+        splits): the cost follows the changed profiles' events, not every staged event,
+      - the events loaded since then, for every profile,
     stamped with _processed_at (the run start). Rows of unchanged events are never rewritten.
+
+    Why the changed profiles' rows are every event whose attribution can change. An event goes to the
+    profile of its first identifier (user_id, anonymous_id, device_id) that has one. Its attribution
+    changes only when that identifier's profile changes (it moved, its profile merged or split, it was
+    blocked or erased: its old profile lost it, so that profile's identity changed and the row is
+    copied), or when an identifier of the event that had no profile gets one. Every identifier of a
+    staged event is in the identity graph (tracks, pages and screens are sources of identity_map, built
+    before this model from the same staged rows), so an identifier without a profile is blocklisted, and
+    only a change of the blocklist gives it one (an event whose identifiers all had none has no row).
+    An erased identifier's raw rows are deleted, so no event of it remains to restitch.
+    Hence a run whose identity inputs (blocklist, identifier sources: the fingerprint identity_map's
+    identifiers were last built with, identity_inputs_state) differ from those of this model's last run,
+    or that finds no record of them, rebuilds: every row is logged as removed, deleted and stitched again
+    from the staged events. The result equals a full rebuild.
+
+    A table built before the identifier columns existed fails with an error asking for --full-refresh.
 -#}
 /* depends_on: {{ ref('privacy_suppressions') }} {{ ref('int_profiles__identity_changes') }} */
 {{ config(
     pre_hook="{{ segmentation.profile_events_prepare() }}",
-    post_hook="{{ segmentation.run_stamp_save() }}",
+    post_hook="{{ segmentation.profile_events_finish() }}",
 ) }}
-{%- set columns = [
-    'message_id', 'event_type', 'event_name', 'product_category', 'event_at', 'page_url',
-    'campaign_source', 'campaign_medium', '_loaded_at', 'profile_id'] %}
+{%- set columns = segmentation.profile_events_restitch_columns() + ['profile_id'] %}
 with
 
 {%- if is_incremental() %}
 {#- A part of the change set that is empty renders as nothing: no scan of the staged events. #}
 {%- set changes = segmentation.profile_events_changes() %}
 
-changed_profiles as (
+{%- if changes.rebuild %}
 
-    {{ segmentation.profile_events_changed_profiles_sql(changes.processed) }}
+events as (
 
-),
+    select {{ columns | join(', ') }}
+    from ({{ segmentation.stitched_events_sql() }}) as stitched
+
+)
+
+{%- else %}
 
 {%- if changes.has_new_events %}
 
@@ -49,7 +69,7 @@ restitched as (
 
     select {{ columns | join(', ') }}
     from (
-        {{ segmentation.stitched_events_sql(only_profiles="select profile_id from changed_profiles") }}
+        {{ segmentation.stitched_events_sql(events_relation=segmentation.profile_events_restitch_relation()) }}
     ) as stitched
 
 ),
@@ -65,7 +85,6 @@ events as (
     {%- endif %}
     {%- if changes.has_new_events %}
     select * from new_events
-    where profile_id not in (select profile_id from changed_profiles)
     {%- endif %}
     {%- if not (changes.has_changed_profiles or changes.has_new_events) %}
     select {{ columns | join(', ') }} from {{ this }}
@@ -73,6 +92,8 @@ events as (
     {%- endif %}
 
 )
+
+{%- endif %}
 
 {%- else %}
 
