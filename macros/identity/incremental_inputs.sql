@@ -261,8 +261,10 @@
     staged row with an identifier of the erasure batch, other than the batch's own, is recorded as
     dirty, so the next identity run recomputes it without the erased rows. Only these identifiers are
     written (never the batch's), and the erasure's own scan of every table then runs over this one too.
+    `value_keys`: the batch's values per identifier type present in it, as erase_batch renders them
+    for `in (...)` (literals or a subquery); `node_keys` likewise its node ids.
 #}
-{% macro identity_note_erased_rows(batch) -%}
+{% macro identity_note_erased_rows(batch, value_keys, node_keys) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set identifiers_model = segmentation.identity_node_relation('int_identity__identifiers') -%}
     {%- if segmentation.existing_relation(identifiers_model.schema, identifiers_model.identifier) is none -%}
@@ -276,14 +278,23 @@
         {%- set columns = [] -%}
         {%- for identifier_type, column in source.identifiers.items() -%}
             {%- do columns.append(column ~ ' as ' ~ identifier_type) -%}
-            {%- do conditions.append(column ~ " in (select identifier_value from " ~ batch ~ " where identifier_type = '" ~ identifier_type ~ "')") -%}
+            {%- if identifier_type in value_keys -%}
+                {%- do conditions.append(column ~ ' in (' ~ value_keys[identifier_type] ~ ')') -%}
+            {%- endif -%}
         {%- endfor -%}
-        {#- One scan per source: its rows that carry a batch identifier (dropped again below). -#}
+        {#- The source's rows that carry a batch identifier (dropped again below): one select per
+            condition, unioned (a row found twice adds nothing to the distinct insert below); or-ed
+            `in (...)` conditions made DuckDB join every row against every set. No condition (none of
+            the source's types in the batch): no row. -#}
         {%- set erased_rows = segmentation.identity_work_relation('identity_erased_rows_' ~ loop.index) -%}
         {%- do scratch.append(erased_rows) -%}
+        {%- set row_selects = [] -%}
+        {%- for condition in conditions or ['1 = 0'] -%}
+            {%- do row_selects.append('select ' ~ columns | join(', ') ~ ' from ' ~ segmentation.graph_relation(source.model)
+                ~ ' where ' ~ condition) -%}
+        {%- endfor -%}
         {%- do run_query('drop table if exists ' ~ erased_rows) -%}
-        {%- do run_query('create table ' ~ erased_rows ~ ' as select ' ~ columns | join(', ') ~ ' from '
-            ~ segmentation.graph_relation(source.model) ~ ' where ' ~ conditions | join(' or ')) -%}
+        {%- do run_query('create table ' ~ erased_rows ~ ' as ' ~ row_selects | join(' union all ')) -%}
         {%- for identifier_type in source.identifiers -%}
             {%- do selects.append("select '" ~ identifier_type ~ "' as identifier_type, " ~ identifier_type
                 ~ " as identifier_value from " ~ erased_rows) -%}
@@ -301,8 +312,8 @@
     {%- if segmentation.existing_relation(links.schema, links.identifier) is not none -%}
         {%- do run_query(
             'insert into ' ~ dirty ~ ' select distinct identifiers.identifier_type, identifiers.identifier_value from ('
-            ~ 'select node_b as node_id from ' ~ links ~ ' where node_a in (select node_id from ' ~ batch ~ ')'
-            ~ ' union select node_a from ' ~ links ~ ' where node_b in (select node_id from ' ~ batch ~ ')'
+            ~ 'select node_b as node_id from ' ~ links ~ ' where node_a in (' ~ node_keys ~ ')'
+            ~ ' union select node_a from ' ~ links ~ ' where node_b in (' ~ node_keys ~ ')'
             ~ ') as neighbours inner join ' ~ identifiers_model ~ ' as identifiers on neighbours.node_id = identifiers.node_id'
             ~ ' where identifiers.node_id not in (select node_id from ' ~ batch ~ ')') -%}
     {%- endif -%}

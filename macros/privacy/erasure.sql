@@ -277,11 +277,12 @@
 
 
 {#
-    Deletes the rows of `relation` matching `condition` and records how many there were in `counted`
-    (a list of value rows that erase_batch writes to <privacy>_work.erasure_counts in one insert at the
-    end), per value of `detail_expression` when given (base tables: the staging outcome of each row, so
-    staging counts plus erased counts still equal what was loaded). `skip`: the caller knows no row
-    matches; nothing runs and a zero is recorded.
+    Deletes the rows of `relation` matching `condition` (a condition, or a list of conditions of which
+    any one matches: see erasure_delete_rows) and records how many there were in `counted` (a list of
+    value rows that erase_batch writes to <privacy>_work.erasure_counts in one insert at the end), per
+    value of `detail_expression` when given (base tables: the staging outcome of each row, so staging
+    counts plus erased counts still equal what was loaded; then `condition` is one condition). `skip`:
+    the caller knows no row matches; nothing runs and a zero is recorded.
 #}
 {% macro erasure_delete(relation, condition, counted, detail_expression=none, skip=false) -%}
     {%- set name = relation.schema ~ '.' ~ relation.identifier -%}
@@ -298,10 +299,7 @@
             {%- do run_query('delete from ' ~ relation ~ ' where ' ~ condition) -%}
         {%- endif -%}
     {%- else -%}
-        {#- One scan: the delete's own row count (DuckDB returns it as a row, PostgreSQL as rows affected). -#}
-        {%- set response, result = adapter.execute('delete from ' ~ relation ~ ' where ' ~ condition, fetch=True) -%}
-        {%- set deleted = response.rows_affected if response.rows_affected is not none and response.rows_affected >= 0
-            else (result.rows[0][0] if result.rows | length > 0 else 0) -%}
+        {%- set deleted = segmentation.erasure_delete_rows(relation, [condition] if condition is string else condition) -%}
         {%- if deleted | int > 0 -%}
             {%- do found.update({'all': deleted | int}) -%}
         {%- endif -%}
@@ -314,6 +312,39 @@
         {%- do counted.append("('" ~ name ~ "', 'deleted', 'all', 0)") -%}
     {%- endif -%}
     {{ return(total) }}
+{%- endmacro %}
+
+
+{#
+    Deletes the rows of `relation` matching any of `conditions` and returns how many it deleted, from
+    the deletes' own row counts (DuckDB returns it as a row, PostgreSQL as rows affected).
+    PostgreSQL: one delete, the conditions or-ed (one scan; each `in (subquery)` a hashed subplan).
+#}
+{% macro erasure_delete_rows(relation, conditions) -%}
+    {{ return(adapter.dispatch('erasure_delete_rows', 'segmentation')(relation, conditions)) }}
+{%- endmacro %}
+
+{% macro erasure_delete_statement(statement) -%}
+    {%- set response, result = adapter.execute(statement, fetch=True) -%}
+    {{ return(response.rows_affected if response.rows_affected is not none and response.rows_affected >= 0
+        else (result.rows[0][0] if result.rows | length > 0 else 0) | int) }}
+{%- endmacro %}
+
+{% macro default__erasure_delete_rows(relation, conditions) -%}
+    {{ return(segmentation.erasure_delete_statement('delete from ' ~ relation ~ ' where ' ~ conditions | join(' or '))) }}
+{%- endmacro %}
+
+{#
+    DuckDB: one delete per condition, the counts summed (a row deleted by one is gone for the next, so
+    the sum is exact). Or-ed `in (...)` conditions made DuckDB join every row against every set and
+    kept a literal list out of the scan; alone, each reads its one column and filters it in the scan.
+#}
+{% macro duckdb__erasure_delete_rows(relation, conditions) -%}
+    {%- set deleted = [] -%}
+    {%- for condition in conditions -%}
+        {%- do deleted.append(segmentation.erasure_delete_statement('delete from ' ~ relation ~ ' where ' ~ condition) | int) -%}
+    {%- endfor -%}
+    {{ return(deleted | sum) }}
 {%- endmacro %}
 
 
@@ -457,8 +488,6 @@
         {%- do run_query('drop table if exists ' ~ batch) -%}
         {{ return('') }}
     {%- endif -%}
-    {#- Identifiers that share a row with the batch lose those rows: the next identity run recomputes them. -#}
-    {%- do segmentation.identity_note_erased_rows(batch) -%}
     {#- Ids merged into an erased profile in earlier runs belong to the same person. -#}
     {%- for round_number in range(32) -%}
         {%- set added = run_query('select count(*) from ' ~ registry ~ ' where merged_into_profile_id in (select profile_id from '
@@ -469,14 +498,36 @@
             ~ erased ~ ')') -%}
     {%- endfor -%}
 
+    {%- set identifier_types = var('identifier_types') -%}
+    {#- The key sets of the deletes, read once: small ones as literals (identity_keys, up to var
+        identity_literal_keys_max), larger ones as their subquery. They do not change during the deletes
+        (they live in privacy_work, which part 2 skips). An empty set (no erased profile id, an
+        identifier type absent from the batch) matches nothing: its conditions are left out, and a table
+        with no condition left is not read (a zero is recorded, as for a delete of no rows). -#}
+    {%- set erased_count = run_query('select count(*) from ' ~ erased).columns[0].values()[0] | int -%}
+    {%- set profile_keys = segmentation.identity_keys('select profile_id from ' ~ erased) if erased_count > 0 else none -%}
+    {%- set node_keys = segmentation.identity_keys('select node_id from ' ~ batch, integer=true) -%}
+    {%- set lowered_keys = segmentation.identity_keys('select lower(identifier_value) from ' ~ batch) -%}
+    {#- A *_type/*_value pair matches through its subquery; when the batch's values fit in literals, a
+        filter on the value alone goes first (a conjunct DuckDB applies in the scan). -#}
+    {%- set values_sql = 'select identifier_value from ' ~ batch -%}
+    {%- set all_values = segmentation.identity_keys(values_sql) -%}
+    {%- set value_keys = {} -%}
+    {%- for row in run_query('select distinct identifier_type from ' ~ batch) -%}
+        {%- do value_keys.update({row[0]: segmentation.identity_keys("select identifier_value from " ~ batch
+            ~ " where identifier_type = '" ~ row[0] ~ "'")}) -%}
+    {%- endfor -%}
+
+    {#- Identifiers that share a row with the batch lose those rows: the next identity run recomputes them. -#}
+    {%- do segmentation.identity_note_erased_rows(batch, value_keys, node_keys) -%}
+
     {#- Open segment stays of the erased ids, kept (segment and pseudonymous id only) for the change feed. -#}
     {%- set memberships = segmentation.erasure_work_relation('erased_memberships') -%}
     {%- set history = segmentation.graph_relation_if_built('segment_membership_history') -%}
-    {%- if history is not none -%}
+    {%- if history is not none and profile_keys is not none -%}
         {%- do segmentation.erasure_create_table_as(memberships, 'select segment_name, profile_id from ' ~ history
-            ~ ' where exited_at is null and profile_id in (select profile_id from ' ~ erased ~ ')') -%}
+            ~ ' where exited_at is null and profile_id in (' ~ profile_keys ~ ')') -%}
     {%- endif -%}
-    {%- set identifier_types = var('identifier_types') -%}
     {%- set catalog = segmentation.erasure_catalog() -%}
     {%- set linked = segmentation.erasure_linked_rows() -%}
     {%- set row_key = '(_load_id, _file_name, _file_row_number)' -%}
@@ -505,20 +556,24 @@
         {%- if base_info and raw_info -%}
             {%- set base_columns = base_info.columns | map(attribute='name') | list -%}
             {%- set conditions = [] -%}
-            {%- for column in base_columns if column in identifier_types -%}
-                {%- do conditions.append(column ~ " in (select identifier_value from " ~ batch ~ " where identifier_type = '" ~ column ~ "')") -%}
+            {%- for column in base_columns if column in identifier_types and column in value_keys -%}
+                {%- do conditions.append(column ~ ' in (' ~ value_keys[column] ~ ')') -%}
             {%- endfor -%}
             {%- if 'identifier_type' in base_columns and 'identifier_value' in base_columns -%}
                 {%- do conditions.append("(identifier_type, identifier_value) in (select identifier_type, identifier_value from " ~ batch ~ ")") -%}
             {%- endif -%}
             {%- for rule in linked.get(entry.base, []) -%}
                 {%- if rule.staged is defined -%}
-                    {%- set staged_conditions = [] -%}
-                    {%- for identifier_type, column in rule.identifiers.items() -%}
-                        {%- do staged_conditions.append(column ~ " in (select identifier_value from " ~ batch ~ " where identifier_type = '" ~ identifier_type ~ "')") -%}
+                    {#- One select per identifier, unioned: an `or` of literal lists is evaluated per row
+                        and list value on DuckDB. -#}
+                    {%- set staged_selects = [] -%}
+                    {%- for identifier_type, column in rule.identifiers.items() if identifier_type in value_keys -%}
+                        {%- do staged_selects.append('select ' ~ rule.key ~ ' from ' ~ segmentation.graph_relation(rule.staged)
+                            ~ ' where ' ~ column ~ ' in (' ~ value_keys[identifier_type] ~ ')') -%}
                     {%- endfor -%}
-                    {%- do conditions.append(rule.key ~ " in (select " ~ rule.key ~ " from " ~ segmentation.graph_relation(rule.staged) ~ " where "
-                        ~ staged_conditions | join(' or ') ~ ")") -%}
+                    {%- if staged_selects -%}
+                        {%- do conditions.append(rule.key ~ ' in (' ~ staged_selects | join(' union all ') ~ ')') -%}
+                    {%- endif -%}
                 {%- else -%}
                     {%- do conditions.append(rule.key ~ " in (select " ~ rule.key ~ " from "
                         ~ segmentation.erasure_work_relation('erasure_rows__' ~ rule.parent) ~ ")") -%}
@@ -616,30 +671,38 @@
             {%- set relation = api.Relation.create(database=target.database, schema=info.schema, identifier=info.table) -%}
             {%- set columns = info.columns | map(attribute='name') | list -%}
             {%- set conditions = [] -%}
+            {%- set matchable = [] -%}
             {%- for column in columns -%}
                 {%- if column in profile_columns -%}
-                    {%- do conditions.append(column ~ ' in (select profile_id from ' ~ erased ~ ')') -%}
+                    {%- do matchable.append(column) -%}
+                    {%- if profile_keys is not none -%}
+                        {%- do conditions.append(column ~ ' in (' ~ profile_keys ~ ')') -%}
+                    {%- endif -%}
                 {%- elif column in identifier_types -%}
-                    {%- do conditions.append(column ~ " in (select identifier_value from " ~ batch ~ " where identifier_type = '" ~ column ~ "')") -%}
+                    {%- do matchable.append(column) -%}
+                    {%- if column in value_keys -%}
+                        {%- do conditions.append(column ~ ' in (' ~ value_keys[column] ~ ')') -%}
+                    {%- endif -%}
                 {%- elif column in node_columns -%}
-                    {%- do conditions.append(column ~ ' in (select node_id from ' ~ batch ~ ')') -%}
+                    {%- do conditions.append(column ~ ' in (' ~ node_keys ~ ')') -%}
                 {%- elif column in label_columns and 'node_id' not in columns -%}
-                    {%- do conditions.append(column ~ ' in (select node_id from ' ~ batch ~ ')') -%}
+                    {%- do conditions.append(column ~ ' in (' ~ node_keys ~ ')') -%}
                 {%- elif 'value' in column and column.replace('value', 'type') in columns -%}
-                    {%- do conditions.append('(' ~ column.replace('value', 'type') ~ ', ' ~ column ~ ') in (select identifier_type, identifier_value from ' ~ batch ~ ')') -%}
+                    {%- do conditions.append('(' ~ (column ~ ' in (' ~ all_values ~ ') and ' if all_values != values_sql else '')
+                        ~ '(' ~ column.replace('value', 'type') ~ ', ' ~ column ~ ') in (select identifier_type, identifier_value from ' ~ batch ~ '))') -%}
                 {%- elif column in tagged_columns.get(key | lower, []) and segmentation.erasure_is_text((info.columns | selectattr('name', 'equalto', column) | first).type) -%}
-                    {%- do conditions.append('lower(' ~ column ~ ') in (select lower(identifier_value) from ' ~ batch ~ ')') -%}
+                    {%- do conditions.append('lower(' ~ column ~ ') in (' ~ lowered_keys ~ ')') -%}
                 {%- endif -%}
             {%- endfor -%}
-            {%- if conditions -%}
-                {%- do segmentation.erasure_delete(relation, conditions | join(' or '), counted) -%}
+            {%- if conditions or matchable -%}
+                {%- do segmentation.erasure_delete(relation, conditions, counted, skip=not conditions) -%}
             {%- endif -%}
             {#- A component labelled by an erased node takes its smallest remaining node as label. -#}
             {%- if 'node_id' in columns -%}
                 {%- for column in label_columns if column in columns -%}
                     {%- do run_query('update ' ~ relation ~ ' set ' ~ column ~ ' = (select min(labelled.node_id) from ' ~ relation
                         ~ ' as labelled where labelled.' ~ column ~ ' = ' ~ relation ~ '.' ~ column ~ ') where ' ~ column
-                        ~ ' in (select node_id from ' ~ batch ~ ')') -%}
+                        ~ ' in (' ~ node_keys ~ ')') -%}
                 {%- endfor -%}
             {%- endif -%}
         {%- endif -%}

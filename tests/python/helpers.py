@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -190,3 +191,45 @@ def destinations_into(folder: Path, work: Path) -> Path:
     path = work / "destinations.yml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+ERASURE_TEXT_TYPES = {"VARCHAR", "JSON", "TEXT", "CHARACTER VARYING", "JSONB"}
+# Pseudonymous records of an erasure (profile id and segment names only), documented in docs/privacy.md.
+ERASURE_TOMBSTONES = {("privacy", "privacy_erased_profiles"), ("privacy", "privacy_erased_memberships")}
+
+
+def person_hits(target: Target, needles: list[tuple[str, str]], node_ids: list[int], profile_id: str) -> list[str]:
+    """The erasure's proof scan (docs/privacy.md). Every table and view, every text column: does any of
+    the person's identifiers appear, in any casing or phone formatting? Integer node-id columns: does any
+    of their identity nodes remain?"""
+    hits = []
+    with open_query(target) as query:
+        columns = query(
+            "select table_schema, table_name, column_name, upper(data_type) from information_schema.columns "
+            "where table_schema not in ('information_schema', 'pg_catalog')"
+        )
+        for schema, table, column, data_type in columns:
+            relation = f'"{schema}"."{table}"'
+            quoted = f'"{column}"'
+            if data_type in ERASURE_TEXT_TYPES:
+                quoted = f'cast("{column}" as varchar)'
+                for identifier_type, value in needles:
+                    if identifier_type == "phone":
+                        digits = re.sub(r"\D", "", value)[-9:]
+                        where = f"regexp_replace({quoted}, '[^0-9]', '', 'g') like '%{digits}%'"
+                    else:
+                        where = f"lower({quoted}) like '%{value.lower()}%'"
+                    if query(f"select count(*) from {relation} where {where}")[0][0]:
+                        hits.append(f"{schema}.{table}.{column}: {identifier_type}")
+                if (schema, table) not in ERASURE_TOMBSTONES:
+                    # The change feed keeps one "removed" row per segment the person left, so syncs can
+                    # remove them downstream; any other row with their profile id is a leak.
+                    removal = " and change_type <> 'removed'" if table == "segment_membership_changes" else ""
+                    found = query(f"select count(*) from {relation} where {quoted} = ?{removal}", [profile_id])[0][0]
+                    if found:
+                        hits.append(f"{schema}.{table}.{column}: profile_id")
+            elif data_type == "BIGINT" and node_ids:
+                listed = ", ".join(str(node) for node in node_ids)
+                if query(f"select count(*) from {relation} where {quoted} in ({listed})")[0][0]:
+                    hits.append(f"{schema}.{table}.{column}: node id")
+    return hits

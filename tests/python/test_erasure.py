@@ -6,60 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 
 import pytest
 
 from orchestration.loader import load_folder
-from orchestration.warehouse import Target
-from tests.python.helpers import built_sample_warehouse, open_query, run_dbt
+from tests.python.helpers import built_sample_warehouse, open_query, person_hits, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 NEW_ANONYMOUS_ID = "anon-after-erasure-7f3c"
-TEXT_TYPES = {"VARCHAR", "JSON", "TEXT", "CHARACTER VARYING", "JSONB"}
-# Pseudonymous records of an erasure (profile id and segment names only), documented in docs/privacy.md.
-TOMBSTONES = {("privacy", "privacy_erased_profiles"), ("privacy", "privacy_erased_memberships")}
 
 
 def _salted(identifier_type: str, value: str) -> str:
     salt = os.environ["SEGMENTATION_ERASURE_SALT"]
     return hashlib.sha256(f"{salt}:{identifier_type}:{value}".encode()).hexdigest()
-
-
-def _scan(target: Target, needles: list[tuple[str, str]], node_ids: list[int], profile_id: str) -> list[str]:
-    """Every table and view, every text column: does any of the person's identifiers appear, in any
-    casing or phone formatting? Integer node-id columns: does any of their identity nodes remain?"""
-    hits = []
-    with open_query(target) as query:
-        columns = query(
-            "select table_schema, table_name, column_name, upper(data_type) from information_schema.columns "
-            "where table_schema not in ('information_schema', 'pg_catalog')"
-        )
-        for schema, table, column, data_type in columns:
-            relation = f'"{schema}"."{table}"'
-            quoted = f'"{column}"'
-            if data_type in TEXT_TYPES:
-                quoted = f'cast("{column}" as varchar)'
-                for identifier_type, value in needles:
-                    if identifier_type == "phone":
-                        digits = re.sub(r"\D", "", value)[-9:]
-                        where = f"regexp_replace({quoted}, '[^0-9]', '', 'g') like '%{digits}%'"
-                    else:
-                        where = f"lower({quoted}) like '%{value.lower()}%'"
-                    if query(f"select count(*) from {relation} where {where}")[0][0]:
-                        hits.append(f"{schema}.{table}.{column}: {identifier_type}")
-                if (schema, table) not in TOMBSTONES:
-                    # The change feed keeps one "removed" row per segment the person left, so syncs can
-                    # remove them downstream; any other row with their profile id is a leak.
-                    removal = " and change_type <> 'removed'" if table == "segment_membership_changes" else ""
-                    found = query(f"select count(*) from {relation} where {quoted} = ?{removal}", [profile_id])[0][0]
-                    if found:
-                        hits.append(f"{schema}.{table}.{column}: profile_id")
-            elif data_type == "BIGINT" and node_ids:
-                listed = ", ".join(str(node) for node in node_ids)
-                if query(f"select count(*) from {relation} where {quoted} in ({listed})")[0][0]:
-                    hits.append(f"{schema}.{table}.{column}: node id")
-    return hits
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -89,7 +48,7 @@ def erased(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         profiles_before = set(query("select * from profiles.profiles"))
         segments_before = {row[0] for row in query(
             "select segment_name from segments.segment_memberships where profile_id = ?", [profile_id])}
-    hits_before = _scan(target, identifiers, node_ids, profile_id)
+    hits_before = person_hits(target, identifiers, node_ids, profile_id)
 
     # The request names the person's email in another casing with stray spaces.
     email = next(value for kind, value in identifiers if kind == "email")
@@ -114,7 +73,7 @@ def erased(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             "select relation_name, sum(rows_affected) from privacy.privacy_erasure_log "
             "where erasure_action = 'deleted' group by 1"
         )
-    hits_after = _scan(target, identifiers, node_ids, profile_id)
+    hits_after = person_hits(target, identifiers, node_ids, profile_id)
 
     # Later, the person comes back on a new device and gives the same email.
     returning = work / "returning"
@@ -137,7 +96,7 @@ def erased(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         suppressed_later = dict(query("select identifier_hash, reason from privacy.privacy_suppressions"))
         reconciled = query("select bool_and(is_reconciled) from staging.staging_reconciliation")[0][0]
         map_final = set(query("select identifier_type, identifier_value, profile_id from identity.identity_map"))
-    hits_returning = _scan(target, [*identifiers, ("anonymous_id", NEW_ANONYMOUS_ID)], node_ids, profile_id)
+    hits_returning = person_hits(target, [*identifiers, ("anonymous_id", NEW_ANONYMOUS_ID)], node_ids, profile_id)
     return {
         "profile_id": profile_id, "identifiers": identifiers, "map_before": map_before, "map_after": map_after,
         "profiles_before": profiles_before, "profiles_after": profiles_after, "suppressed": suppressed,
