@@ -135,10 +135,12 @@ def open_query(target: Target) -> Iterator[Query]:
 
 
 def built_sample_warehouse(request: pytest.FixtureRequest, work: Path, name: str, *, people: int, seed: int, days: int,
-                           build_args: Sequence[str] = ()) -> Target:
+                           build_args: Sequence[str] = (), builds: int = 1, duckdb_file: str = "warehouse.duckdb",
+                           dbt_work: Path | None = None) -> Target:
     """A warehouse of generated sample data on the engine of `request.param` ("duckdb" or "postgres",
-    a database `name` on the session's server), loaded and built once with `dbt build`: the start of
-    the module-scoped, engine-parametrised fixtures. The sample is generated into work/sample."""
+    a database `name` on the session's server, else work/`duckdb_file`), loaded and built `builds`
+    times with `dbt build` (dbt's files in `dbt_work`, default `work`): the start of the module-scoped,
+    engine-parametrised fixtures. The sample is generated into work/sample."""
     from datetime import date
 
     from orchestration.loader import load_folder
@@ -149,9 +151,10 @@ def built_sample_warehouse(request: pytest.FixtureRequest, work: Path, name: str
     if request.param == "postgres":
         target = request.getfixturevalue("pg_server").database(name)
     else:
-        target = Target(name="duckdb", kind="duckdb", duckdb_path=work / "warehouse.duckdb")
+        target = Target(name="duckdb", kind="duckdb", duckdb_path=work / duckdb_file)
     load_folder(sample, target)
-    run_dbt(target, work, "build", *build_args)
+    for _ in range(builds):
+        run_dbt(target, dbt_work or work, "build", *build_args)
     return target
 
 
@@ -196,6 +199,18 @@ def destinations_into(folder: Path, work: Path) -> Path:
 ERASURE_TEXT_TYPES = {"VARCHAR", "JSON", "TEXT", "CHARACTER VARYING", "JSONB"}
 # Pseudonymous records of an erasure (profile id and segment names only), documented in docs/privacy.md.
 ERASURE_TOMBSTONES = {("privacy", "privacy_erased_profiles"), ("privacy", "privacy_erased_memberships")}
+
+
+def person_identity(query: Query, profile_id: str) -> tuple[list[tuple[str, str]], list[int]]:
+    """A profile's identifiers (type, value) in identity_map and their identity graph node ids: what
+    person_hits looks for after the person's erasure."""
+    identifiers = query(
+        "select identifier_type, identifier_value from identity.identity_map where profile_id = ?", [profile_id])
+    node_ids = [row[0] for row in query(
+        "select node_id from identity.int_identity__identifiers "
+        "where (identifier_type, identifier_value) in (select identifier_type, identifier_value "
+        "from identity.identity_map where profile_id = ?)", [profile_id])]
+    return identifiers, node_ids
 
 
 def person_hits(target: Target, needles: list[tuple[str, str]], node_ids: list[int], profile_id: str) -> list[str]:

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from orchestration.loader import load_folder
-from tests.python.helpers import built_sample_warehouse, open_query, person_hits, run_dbt
+from tests.python.helpers import built_sample_warehouse, open_query, person_hits, person_identity, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 NEW_ANONYMOUS_ID = "anon-after-erasure-7f3c"
@@ -38,12 +38,7 @@ def erased(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             limit 1
             """
         )[0][0]
-        identifiers = query(
-            "select identifier_type, identifier_value from identity.identity_map where profile_id = ?", [profile_id])
-        node_ids = [row[0] for row in query(
-            "select node_id from identity.int_identity__identifiers "
-            "where (identifier_type, identifier_value) in (select identifier_type, identifier_value "
-            "from identity.identity_map where profile_id = ?)", [profile_id])]
+        identifiers, node_ids = person_identity(query, profile_id)
         map_before = set(query("select identifier_type, identifier_value, profile_id from identity.identity_map"))
         profiles_before = set(query("select * from profiles.profiles"))
         segments_before = {row[0] for row in query(

@@ -13,21 +13,11 @@ import pytest
 
 from orchestration.loader import load_folder
 from orchestration.warehouse import Target
-from tests.python.helpers import built_sample_warehouse, open_query, person_hits, run_dbt
+from tests.python.helpers import built_sample_warehouse, open_query, person_hits, person_identity, run_dbt
 
 AS_OF = "as_of: '2026-11-01'"
 UNKNOWN_EMAIL = "nobody.known@erasure.invalid"
 REQUEST_TABLES = {"raw.deletion_requests", "staging.base_privacy__deletion_requests"}
-
-
-def _person(query, profile_id: str) -> tuple[list[tuple[str, str]], list[int]]:
-    identifiers = query(
-        "select identifier_type, identifier_value from identity.identity_map where profile_id = ?", [profile_id])
-    node_ids = [row[0] for row in query(
-        "select node_id from identity.int_identity__identifiers "
-        "where (identifier_type, identifier_value) in (select identifier_type, identifier_value "
-        "from identity.identity_map where profile_id = ?)", [profile_id])]
-    return identifiers, node_ids
 
 
 def _erase(target: Target, work, name: str, email: str, variables: str) -> dict[str, int]:
@@ -65,7 +55,7 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             limit 2
             """
         )
-        people = {name: (profile_id, email, *_person(query, profile_id))
+        people = {name: (profile_id, email, *person_identity(query, profile_id))
                   for name, (profile_id, email) in zip(("subqueries", "literals"), chosen, strict=True)}
 
     nobody = _erase(target, work, "nobody", UNKNOWN_EMAIL, AS_OF)

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from orchestration.loader import load_folder
-from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import comparable, compiled_code, query_with_columns, run_dbt
+from tests.python.helpers import built_sample_warehouse, comparable, compiled_code, query_with_columns, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 PROFILE_TABLES = (
@@ -92,17 +90,10 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     engine = request.param
     work = tmp_path_factory.mktemp(f"empty_changes_{engine}")
     sample = work / "sample"
-    generate(sample, people=60, seed=17, end_date=date(2026, 11, 1), days=90)
-    if engine == "duckdb":
-        incremental = Target(name="duckdb", kind="duckdb", duckdb_path=work / "incremental.duckdb")
-    else:
-        server = request.getfixturevalue("pg_server")
-        incremental = server.database("empty_changes_incremental")
-
-    load_folder(sample, incremental)
     # The second run settles what the first run's erasures leave to the next one in the identity layer.
-    for _ in range(2):
-        run_dbt(incremental, work / "incremental", "build", *AS_OF)
+    incremental = built_sample_warehouse(request, work, "empty_changes_incremental", people=60, seed=17, days=90,
+                                         build_args=AS_OF, builds=2, duckdb_file="incremental.duckdb",
+                                         dbt_work=work / "incremental")
     settled = _tables(incremental, with_lineage=True)
     run_dbt(incremental, work / "incremental", "build", *AS_OF)
     unchanged = _tables(incremental, with_lineage=True)
@@ -125,6 +116,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "full.duckdb")
         (work / "full.duckdb").write_bytes((work / "incremental.duckdb").read_bytes())
     else:
+        server = request.getfixturevalue("pg_server")
         full = server.database("empty_changes_full", template="empty_changes_incremental")
     run_dbt(full, work / "full", "run", "--select", "path:models/profiles", "--full-refresh", *AS_OF)
     return {

@@ -15,16 +15,14 @@ event (macros/profiles/incremental_profiles.sql). On both engines:
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from orchestration.loader import load_folder
-from orchestration.sample_data import generate
 from orchestration.warehouse import Target, connect
-from tests.python.helpers import comparable, copy_project, query_with_columns, run_dbt
+from tests.python.helpers import built_sample_warehouse, comparable, copy_project, query_with_columns, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 PROFILE_TABLES = (
@@ -108,17 +106,10 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     engine = request.param
     work = tmp_path_factory.mktemp(f"restitch_{engine}")
     sample = work / "sample"
-    generate(sample, people=60, seed=23, end_date=date(2026, 11, 1), days=90)
-    if engine == "duckdb":
-        incremental = Target(name="duckdb", kind="duckdb", duckdb_path=work / "incremental.duckdb")
-    else:
-        server = request.getfixturevalue("pg_server")
-        incremental = server.database("restitch_incremental")
-
-    load_folder(sample, incremental)
     # The second run settles what the first run's erasures leave to the next one in the identity layer.
-    for _ in range(2):
-        run_dbt(incremental, work / "incremental", "build", *AS_OF)
+    incremental = built_sample_warehouse(request, work, "restitch_incremental", people=60, seed=23, days=90,
+                                         build_args=AS_OF, builds=2, duckdb_file="incremental.duckdb",
+                                         dbt_work=work / "incremental")
     merged, altered = _merge_pairs(incremental, 2)
 
     # A merge of two profiles with old events, plus a new event of the visitor in the same batch.
@@ -135,6 +126,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "full.duckdb")
         (work / "full.duckdb").write_bytes((work / "incremental.duckdb").read_bytes())
     else:
+        server = request.getfixturevalue("pg_server")
         full = server.database("restitch_full", template="restitch_incremental")
     run_dbt(full, work / "full", "run", "--select", "path:models/profiles", "--full-refresh", *AS_OF)
     full_tables = {table: _table(full, table) for table in PROFILE_TABLES}
@@ -168,6 +160,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         unblocked_full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "unblocked_full.duckdb")
         (work / "unblocked_full.duckdb").write_bytes((work / "incremental.duckdb").read_bytes())
     else:
+        server = request.getfixturevalue("pg_server")
         unblocked_full = server.database("restitch_unblocked_full", template="restitch_incremental")
     run_dbt(unblocked_full, work / "unblocked_full", "run", "--select", "path:models/profiles", "--full-refresh",
             *AS_OF, project=project)
