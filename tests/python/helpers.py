@@ -8,7 +8,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,24 @@ def built_sample_warehouse(request: pytest.FixtureRequest, work: Path, name: str
     for _ in range(builds):
         run_dbt(target, dbt_work or work, "build", *build_args)
     return target
+
+
+# The profile layer's tables, compared between an incremental and a full build.
+PROFILE_TABLES = (
+    "profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily",
+    "profiles.int_profiles__identity", "profiles.int_profiles__orders", "profiles.int_profiles__attribute_candidates",
+    "profiles.profile_consent_history", "profiles.profile_consent", "profiles.profile_traits", "profiles.profiles",
+    "profiles.profiles_pseudonymised",
+)
+# Lineage columns: when a row was loaded or written, different between an incremental and a full build.
+LINEAGE = frozenset({"_processed_at", "_loaded_at", "_max_loaded_at"})
+
+
+def table_rows(target: Target, table: str, dropped: Collection[str] = LINEAGE) -> Counter:
+    """The rows of `table` as a multiset of comparable tuples, without the `dropped` columns."""
+    columns, rows = query_with_columns(target, f"select * from {table}")
+    keep = [i for i, column in enumerate(columns) if column not in dropped]
+    return Counter(tuple(comparable(row[i]) for i in keep) for row in rows)
 
 
 def comparable(value: object) -> object:

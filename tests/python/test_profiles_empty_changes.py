@@ -24,30 +24,25 @@ import pytest
 
 from orchestration.loader import load_folder
 from orchestration.warehouse import Target
-from tests.python.helpers import built_sample_warehouse, comparable, compiled_code, query_with_columns, run_dbt
+from tests.python.helpers import (
+    LINEAGE,
+    PROFILE_TABLES,
+    built_sample_warehouse,
+    comparable,
+    compiled_code,
+    query_with_columns,
+    run_dbt,
+    table_rows,
+)
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
-PROFILE_TABLES = (
-    "profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily",
-    "profiles.int_profiles__identity", "profiles.int_profiles__orders", "profiles.int_profiles__attribute_candidates",
-    "profiles.profile_consent_history", "profiles.profile_consent", "profiles.profile_traits", "profiles.profiles",
-    "profiles.profiles_pseudonymised",
-)
-# Lineage columns: when a row was loaded or written, different between an incremental and a full build.
-LINEAGE = {"_processed_at", "_loaded_at", "_max_loaded_at"}
 SCOPED_TESTS = ("unique_int_profiles__events_message_id", "not_null_int_profiles__events_profile_id",
                 "not_null_stg_segment__tracks_event_at")
 SCOPE = re.compile(r"\(select \* from \S+ where (.*?)\) dbt_subquery", re.DOTALL)
 
 
-def _table(target: Target, table: str, with_lineage: bool) -> Counter:
-    columns, rows = query_with_columns(target, f"select * from {table}")
-    keep = [i for i, column in enumerate(columns) if with_lineage or column not in LINEAGE]
-    return Counter(tuple(comparable(row[i]) for i in keep) for row in rows)
-
-
 def _tables(target: Target, with_lineage: bool) -> dict[str, Counter]:
-    return {table: _table(target, table, with_lineage) for table in PROFILE_TABLES}
+    return {table: table_rows(target, table, () if with_lineage else LINEAGE) for table in PROFILE_TABLES}
 
 
 def _scopes(target: Target, work: Path) -> dict[str, str]:
@@ -100,10 +95,10 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     idle_scopes = _scopes(incremental, work / "incremental")
 
     anonymous_id, visitor_profile = _link_identify(sample, work / "link", incremental)
-    events_before = _table(incremental, "profiles.int_profiles__events", with_lineage=False)
+    events_before = table_rows(incremental, "profiles.int_profiles__events")
     load_folder(work / "link", incremental)
     run_dbt(incremental, work / "incremental", "build", *AS_OF)
-    events_after = _table(incremental, "profiles.int_profiles__events", with_lineage=False)
+    events_after = table_rows(incremental, "profiles.int_profiles__events")
     _, identity_changes = query_with_columns(incremental, """
         select profile_id from profiles.int_profiles__identity_changes
         where changed_at = (select max(changed_at) from profiles.int_profiles__identity_changes)""")

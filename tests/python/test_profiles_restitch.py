@@ -14,7 +14,6 @@ event (macros/profiles/incremental_profiles.sql). On both engines:
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -22,24 +21,17 @@ import pytest
 
 from orchestration.loader import load_folder
 from orchestration.warehouse import Target, connect
-from tests.python.helpers import built_sample_warehouse, comparable, copy_project, query_with_columns, run_dbt
+from tests.python.helpers import (
+    PROFILE_TABLES,
+    built_sample_warehouse,
+    copy_project,
+    query_with_columns,
+    run_dbt,
+    table_rows,
+)
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
-PROFILE_TABLES = (
-    "profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily",
-    "profiles.int_profiles__identity", "profiles.int_profiles__orders", "profiles.int_profiles__attribute_candidates",
-    "profiles.profile_consent_history", "profiles.profile_consent", "profiles.profile_traits", "profiles.profiles",
-    "profiles.profiles_pseudonymised",
-)
-# Lineage columns: when a row was loaded or written, different between an incremental and a full build.
-LINEAGE = {"_processed_at", "_loaded_at", "_max_loaded_at"}
 ALTERED_NAME = "Altered In The Warehouse"
-
-
-def _table(target: Target, table: str) -> Counter:
-    columns, rows = query_with_columns(target, f"select * from {table}")
-    keep = [i for i, column in enumerate(columns) if column not in LINEAGE]
-    return Counter(tuple(comparable(row[i]) for i in keep) for row in rows)
 
 
 def _execute(target: Target, sql: str) -> None:
@@ -121,7 +113,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     _, changes = query_with_columns(incremental, """
         select profile_id from profiles.int_profiles__identity_changes
         where changed_at = (select max(changed_at) from profiles.int_profiles__identity_changes)""")
-    merge_tables = {table: _table(incremental, table) for table in PROFILE_TABLES}
+    merge_tables = {table: table_rows(incremental, table) for table in PROFILE_TABLES}
     if engine == "duckdb":
         full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "full.duckdb")
         (work / "full.duckdb").write_bytes((work / "incremental.duckdb").read_bytes())
@@ -129,7 +121,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         server = request.getfixturevalue("pg_server")
         full = server.database("restitch_full", template="restitch_incremental")
     run_dbt(full, work / "full", "run", "--select", "path:models/profiles", "--full-refresh", *AS_OF)
-    full_tables = {table: _table(full, table) for table in PROFILE_TABLES}
+    full_tables = {table: table_rows(full, table) for table in PROFILE_TABLES}
 
     # An old staged track of the second visitor, renamed in the warehouse (no new load), then a merge.
     _execute(incremental, f"update staging.base_segment__tracks set event = '{ALTERED_NAME}' "
@@ -155,7 +147,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     run_dbt(incremental, work / "incremental", "build", *AS_OF, project=project)
     _, unblocked_stamps = query_with_columns(incremental, """
         select count(*), count(distinct _processed_at) from profiles.int_profiles__events""")
-    unblocked_tables = {table: _table(incremental, table) for table in PROFILE_TABLES}
+    unblocked_tables = {table: table_rows(incremental, table) for table in PROFILE_TABLES}
     if engine == "duckdb":
         unblocked_full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "unblocked_full.duckdb")
         (work / "unblocked_full.duckdb").write_bytes((work / "incremental.duckdb").read_bytes())
@@ -170,7 +162,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "staged": staged, "stitched_before": stitched_before, "stitched_after": stitched_after,
         "undefined_events": undefined_events[0][0], "unblocked_stamps": unblocked_stamps[0],
         "unblocked_tables": unblocked_tables,
-        "unblocked_full_tables": {table: _table(unblocked_full, table) for table in PROFILE_TABLES},
+        "unblocked_full_tables": {table: table_rows(unblocked_full, table) for table in PROFILE_TABLES},
     }
 
 
