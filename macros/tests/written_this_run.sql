@@ -22,8 +22,9 @@
 
     A run that wrote nothing (no new data) leaves the newest stamp to an earlier run, whose rows that
     run's tests checked. The placeholder then stands for `1 = 0`: the test reads no row. Which case
-    applies is read from the run stamp of the relation's writer (macros/run_stamps.sql: the model itself, or the incremental
-    model under a view, scoped_test_writer), the start of its last successful run, which its post-hook
+    applies is read from the run stamp of the relation's writer (macros/run_stamps.sql: the model
+    itself, or the incremental model under a view, scoped_test_writer), the start of its last
+    successful run, which its post-hook
     saves with the literal it stamps its rows with: the run wrote no row of the relation exactly when
     the run stamp is later than every stamp in the relation (compared in SQL, to the microsecond, on
     both engines; a run that wrote rows leaves its own start as the newest stamp). Why this is sound:
