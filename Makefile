@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2
 SIZE ?= S
 BENCH_ARGS ?=
 
@@ -31,8 +32,10 @@ dagster: $(STAMP)
 	@test -f .dagster/dagster.yaml || { mkdir -p .dagster && cp orchestration/dagster_defs/dagster.yaml .dagster/; }
 	DAGSTER_HOME=$(CURDIR)/.dagster $(BIN)/dagster dev
 
+# Two pytest workers (pytest-xdist), one test file each at a time: a dbt build keeps about one core busy,
+# and a file's module-scoped warehouses are built once. TEST_WORKERS=0 runs in one process.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # L (1M people, ~30M events) needs about 20 GB of memory and 10+ minutes; CI runs only S.
 bench: $(STAMP)

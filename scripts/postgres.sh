@@ -53,6 +53,11 @@ find_bindir() {
 install_postgres() {
     [[ -n "$(find_bindir)" ]] && return
     [[ "$(id -u)" == 0 ]] || die "PostgreSQL is not installed and installing it needs root: run 'sudo apt-get update && sudo apt-get install -y postgresql'"
+    # Two test workers may start their clusters at once: one installs, the other waits, then finds it.
+    local lock
+    exec {lock}>/var/lock/segmentation-postgres-install.lock
+    flock "$lock"
+    [[ -n "$(find_bindir)" ]] && return
     log "installing PostgreSQL (apt-get)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null

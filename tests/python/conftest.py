@@ -23,8 +23,17 @@ os.environ.setdefault("SEGMENTATION_ERASURE_SALT", "test-only-salt-0123456789abc
 
 @pytest.fixture(scope="session")
 def pg_server() -> PostgresServer:
-    """The project's PostgreSQL server, in its own git-ignored folder and port (not the development one)."""
+    """The project's PostgreSQL server, in its own git-ignored folder and port (not the development one).
+
+    Under pytest-xdist (`make test` runs two workers) each worker starts its own cluster: worker gwN
+    takes folder `<dir>-gwN` and port `<port> + N`, so the workers' databases never meet.
+    """
     folder = Path(os.environ.get("SEGMENTATION_TEST_PG_DIR", PROJECT_ROOT / ".postgres-test"))
-    server = PostgresServer.start(folder, int(os.environ.get("SEGMENTATION_TEST_PG_PORT", "55432")))
+    port = int(os.environ.get("SEGMENTATION_TEST_PG_PORT", "55432"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under xdist, unset otherwise
+    if worker:
+        folder = folder.with_name(f"{folder.name}-{worker}")
+        port += int(worker.removeprefix("gw"))
+    server = PostgresServer.start(folder, port)
     yield server
     server.stop()
