@@ -38,9 +38,18 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
-def run_dbt(database: Path | Target, work: Path, *args: str, project: Path = PROJECT_ROOT) -> str:
+def run_dbt(database: Path | Target, work: Path, *args: str, project: Path = PROJECT_ROOT,
+            unit_tests: bool = False) -> str:
     """Run dbt against a DuckDB file (or any target) in a subprocess; fail the test with dbt's output
-    when dbt fails."""
+    when dbt fails.
+
+    A `build` leaves dbt's unit tests out unless `unit_tests`: they check the models' SQL on fixed rows,
+    not the warehouse's data, so every build would give the same answer (about a fifth of a sample
+    build's node time). The demo's nightly job (test_pipeline, test_orchestration) runs them on DuckDB
+    and test_postgres's build on PostgreSQL.
+    """
+    if args and args[0] == "build" and not unit_tests:
+        args = (*args, "--exclude-resource-type", "unit_test")
     target = database if isinstance(database, Target) else Target(name="duckdb", kind="duckdb", duckdb_path=database)
     env = {
         **os.environ,
@@ -159,6 +168,23 @@ def built_sample_warehouse(request: pytest.FixtureRequest, work: Path, name: str
     return target
 
 
+def rebuilt_copy(request: pytest.FixtureRequest, source: Target, work: Path, name: str, *dbt_args: str,
+                 dbt_work: Path | None = None, project: Path = PROJECT_ROOT) -> Target:
+    """A copy of the warehouse `source` (work/`name`.duckdb, or a PostgreSQL database `name` made from
+    `source`'s as a template) on which dbt ran `dbt_args` (a --full-refresh; dbt's files in `dbt_work`,
+    default work/`name`): the answer an incremental run must equal."""
+    if source.kind == "duckdb":
+        copy = Target(name="duckdb", kind="duckdb", duckdb_path=work / f"{name}.duckdb")
+        shutil.copyfile(source.duckdb_path, copy.duckdb_path)
+    else:
+        copy = request.getfixturevalue("pg_server").database(name, template=source.postgres.dbname)
+    run_dbt(copy, dbt_work or work / name, *dbt_args, project=project)
+    return copy
+
+
+# The profile layer and every model it reads, with their data tests: what the profile tests build (the
+# segments, activation and BI models after it are tested elsewhere).
+PROFILE_LAYER = ("--select", "+path:models/profiles")
 # The profile layer's tables, compared between an incremental and a full build.
 PROFILE_TABLES = (
     "profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily",

@@ -2,14 +2,13 @@
 rule decisions, components, limits, anchors, the registry, the map and the edges. After every batch,
 on both engines, the warehouse equals what a --full-refresh of the same warehouse computes, and the
 batch rewrote only part of the rows. Small change sets are written into the SQL as literals
-(identity_keys): each engine runs the batches once with every set as literals and once with every set
-as a subquery (var identity_literal_keys_max 0); both must equal the full refresh of the same data,
-so they equal each other."""
+(identity_keys): each engine runs the same batches into two warehouses, one with every set as literals
+and one with every set as a subquery (var identity_literal_keys_max 0); both must equal the full
+refresh of the same data, so they equal each other."""
 
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import open_query, run_dbt, split_into_batches
+from tests.python.helpers import open_query, rebuilt_copy, run_dbt, split_into_batches
 
 SELECTION = ["--select", "+identity_map", "+profile_merges", "+identity_edges", "+identity_largest_profiles"]
 CUTS = ("2026-03-01", "2026-06-01", "2026-09-01")
@@ -71,52 +70,51 @@ def _compiled_anchors(work: Path) -> str:
     return next(work.glob(compiled)).read_text()
 
 
-@pytest.fixture(
-    scope="module",
-    params=[(engine, path) for engine in ("duckdb", "postgres") for path in KEY_PATHS],
-    ids=lambda param: "-".join(param),
-)
+@pytest.fixture(scope="module", params=["duckdb", "postgres"])
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    engine, path = request.param
-    key_vars = ["--vars", KEY_PATHS[path]]
-    work = tmp_path_factory.mktemp(f"incremental_graph_{engine}_{path}")
+    """Per engine, the same batches built into two warehouses, one per key path; after each batch one
+    copy of the first is rebuilt from scratch (--full-refresh), the answer both must equal."""
+    engine = request.param
+    work = tmp_path_factory.mktemp(f"incremental_graph_{engine}")
     sample = work / "sample"
     generate(sample, people=300, seed=13, end_date=date(2026, 11, 1), days=365)
     folders = split_into_batches(sample, work, CUTS)
-    if engine == "postgres":
-        server = request.getfixturevalue("pg_server")
-        target = server.database(f"identity_graph_{path}")
-    else:
-        target = Target(name="duckdb", kind="duckdb", duckdb_path=work / "incremental.duckdb")
-    results = []
-    for index, folder in enumerate(folders):
-        load_folder(folder, target)
-        output = run_dbt(target, work, "build", *SELECTION, *key_vars)
-        compiled_anchors = _compiled_anchors(work)
-        logged = {}
-        for name, pattern in LOGGED.items():
-            match = re.search(pattern, output)
-            logged[name] = int(match.group(1)) if match else None
-        # The same warehouse, copied, rebuilt with --full-refresh: what the incremental run had to produce.
+    targets = {}
+    for path in KEY_PATHS:
         if engine == "postgres":
-            check = server.database(f"identity_graph_{path}_check_{index}", template=f"identity_graph_{path}")
+            targets[path] = request.getfixturevalue("pg_server").database(f"identity_graph_{path}")
         else:
-            copy = work / f"check_{index}.duckdb"
-            shutil.copyfile(target.duckdb_path, copy)
-            check = Target(name="duckdb", kind="duckdb", duckdb_path=copy)
-        run_dbt(check, work, "build", "--full-refresh", *SELECTION)
-        results.append({"logged": logged, "incremental": _graph(target), "rebuilt": _graph(check),
-                        "path": path, "dirty_nodes_named": DIRTY_NODES in compiled_anchors})
+            targets[path] = Target(name="duckdb", kind="duckdb", duckdb_path=work / f"{path}.duckdb")
+    results: dict[str, dict] = {path: {"batches": []} for path in KEY_PATHS}
+    for index, folder in enumerate(folders):
+        for path, target in targets.items():
+            load_folder(folder, target)
+            output = run_dbt(target, work / path, "build", *SELECTION, "--vars", KEY_PATHS[path])
+            logged = {}
+            for name, pattern in LOGGED.items():
+                match = re.search(pattern, output)
+                logged[name] = int(match.group(1)) if match else None
+            results[path]["batches"].append({"logged": logged, "incremental": _graph(target),
+                                             "dirty_nodes_named": DIRTY_NODES in _compiled_anchors(work / path)})
+        # The same warehouse, copied, rebuilt with --full-refresh: what the incremental runs had to produce
+        # (the raw data of both warehouses is the same).
+        check = rebuilt_copy(request, targets["literal"], work, f"identity_graph_check_{index}",
+                             "run", "--full-refresh", *SELECTION, dbt_work=work / "check")
+        rebuilt = _graph(check)
+        for path in KEY_PATHS:
+            results[path]["batches"][-1]["rebuilt"] = rebuilt
     # Again with no new data: no identifier is touched, every change set is empty.
-    before = _graph(target)
-    output = run_dbt(target, work, "build", *SELECTION, *key_vars)
-    rerun = {"touched": re.search(r"incremental; (\d+) touched identifiers", output), "before": before,
-             "after": _graph(target)}
-    return {"engine": engine, "path": path, "batches": results, "rerun": rerun}
+    for path, target in targets.items():
+        before = _graph(target)
+        output = run_dbt(target, work / path, "build", *SELECTION, "--vars", KEY_PATHS[path])
+        results[path]["rerun"] = {"touched": re.search(r"incremental; (\d+) touched identifiers", output),
+                                  "before": before, "after": _graph(target)}
+    return {"engine": engine, "paths": results}
 
 
-def test_every_batch_equals_a_full_refresh_of_the_same_warehouse(run: dict) -> None:
-    batches = run["batches"]
+@pytest.mark.parametrize("path", KEY_PATHS)
+def test_every_batch_equals_a_full_refresh_of_the_same_warehouse(run: dict, path: str) -> None:
+    batches = run["paths"][path]["batches"]
     assert len(batches) == len(CUTS) + 1
     for number, batch in enumerate(batches, start=1):
         incremental, rebuilt = batch["incremental"], batch["rebuilt"]
@@ -125,18 +123,20 @@ def test_every_batch_equals_a_full_refresh_of_the_same_warehouse(run: dict) -> N
             assert incremental[table] == rebuilt[table], (number, table)
 
 
-def test_the_batches_exercise_limits_and_merges(run: dict) -> None:
+@pytest.mark.parametrize("path", KEY_PATHS)
+def test_the_batches_exercise_limits_and_merges(run: dict, path: str) -> None:
     """The equality is not vacuous: limits cut links, and ids merge across batches."""
-    batches = run["batches"]
+    batches = run["paths"][path]["batches"]
     last = batches[-1]["incremental"]
     assert {row[-3] for row in last["identity.int_identity__links_ruled"]} >= {None, "limit"}
     assert any(row[5] == "merged" for row in last["identity.identity_profile_registry"])
 
 
-def test_later_batches_rewrite_only_part_of_the_graph(run: dict) -> None:
+@pytest.mark.parametrize("path", KEY_PATHS)
+def test_later_batches_rewrite_only_part_of_the_graph(run: dict, path: str) -> None:
     """The first build computes everything; each later one rewrites the rule decisions, limited components,
     anchors, ids, map rows and edges of part of the nodes only."""
-    batches = run["batches"]
+    batches = run["paths"][path]["batches"]
     first, *later = batches
     assert set(first["logged"].values()) == {None}
     for batch in later:
@@ -145,15 +145,17 @@ def test_later_batches_rewrite_only_part_of_the_graph(run: dict) -> None:
             assert count is not None and 0 < count < identifiers, (name, count, identifiers)
 
 
-def test_later_batches_take_the_key_path_asked_for(run: dict) -> None:
+@pytest.mark.parametrize("path", KEY_PATHS)
+def test_later_batches_take_the_key_path_asked_for(run: dict, path: str) -> None:
     """The literal run writes the changed labels into the anchors' SQL; the subquery run reads them from
     the dirty nodes."""
-    for batch in run["batches"][1:]:
-        assert batch["dirty_nodes_named"] == (run["path"] == "subquery")
+    for batch in run["paths"][path]["batches"][1:]:
+        assert batch["dirty_nodes_named"] == (path == "subquery")
 
 
-def test_a_run_with_no_new_data_changes_nothing(run: dict) -> None:
-    rerun = run["rerun"]
+@pytest.mark.parametrize("path", KEY_PATHS)
+def test_a_run_with_no_new_data_changes_nothing(run: dict, path: str) -> None:
+    rerun = run["paths"][path]["rerun"]
     assert rerun["touched"] is not None and int(rerun["touched"].group(1)) == 0
     assert rerun["after"] == rerun["before"]
 

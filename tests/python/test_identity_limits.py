@@ -5,9 +5,6 @@ identifier older than a profile's anchor does not change the profile's id."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +15,9 @@ import pyarrow.parquet as pq
 from orchestration.contract import TABLES
 from orchestration.loader import load_folder
 from orchestration.warehouse import Target
+from tests.python.helpers import run_dbt
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SELECTION = ["--select", "+identity_map", "+identity_rule_audit", "+identity_edges", "+profile_merges"]
 START = datetime(2026, 10, 1, 12, 0, 0)
 
 
@@ -34,14 +32,7 @@ def _identify(number: int, anonymous_id: str | None, user_id: str | None, email:
 def _load_and_build(folder: Path, database: Path, work: Path) -> dict[str, str]:
     """Load a folder, build identity, and return identifier -> profile id."""
     load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=database))
-    env = {**os.environ, "SEGMENTATION_DUCKDB_PATH": str(database), "DBT_TARGET_PATH": str(work / "target"),
-           "DBT_LOG_PATH": str(work / "logs")}
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".", "--select",
-         "+identity_map", "+identity_rule_audit", "+identity_edges", "+profile_merges"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:]
+    run_dbt(database, work, "build", *SELECTION)
     with duckdb.connect(str(database), read_only=True) as connection:
         return dict(connection.execute(
             "select identifier_type || ':' || identifier_value, profile_id from identity.identity_map"
@@ -179,14 +170,7 @@ def test_a_limit_a_later_batch_breaks_is_enforced_incrementally(tmp_path: Path) 
         profile = _load_and_build(_folder(tmp_path, f"batch_{number}", rows), database, tmp_path)
         check = tmp_path / f"check_{number}.duckdb"
         check.write_bytes(database.read_bytes())
-        env = {**os.environ, "SEGMENTATION_DUCKDB_PATH": str(check), "DBT_TARGET_PATH": str(tmp_path / "target"),
-               "DBT_LOG_PATH": str(tmp_path / "logs")}
-        completed = subprocess.run(
-            [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".", "--full-refresh", "--select",
-             "+identity_map", "+identity_rule_audit", "+identity_edges", "+profile_merges"],
-            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600,
-        )
-        assert completed.returncode == 0, completed.stdout[-3000:]
+        run_dbt(check, tmp_path, "build", "--full-refresh", *SELECTION)
         assert _graph_state(database) == _graph_state(check), number
     assert profile["user_id:u1"] != profile["user_id:u2"]
     assert profile["email:e2@example.com"] == profile["user_id:u2"]

@@ -60,7 +60,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, pg_server) -> dict:
     batches = split_into_batches(sample, work / "batches", ("2026-09-01",))
     target = pg_server.database("roles")
     load_folder(batches[0], target)
-    run_dbt(target, work, "build", "--vars", f"{{as_of: '{AS_OF[0]}'}}")
+    run_dbt(target, work, "build", "--vars", f"{{as_of: '{AS_OF[0]}'}}", unit_tests=True)  # the SQL on PostgreSQL
     assert run_quality(target, docs_dir=work / "docs").critical_passed
     return {"target": target, "work": work, "next_batch": batches[1], "connection": pg_server.connection}
 

@@ -17,9 +17,10 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import run_dbt, split_into_batches
+from tests.python.helpers import PROFILE_LAYER, run_dbt, split_into_batches
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
+PROFILE_BUILD = [*PROFILE_LAYER, *AS_OF]
 CUTS = ("2026-05-01", "2026-08-01", "2026-10-01")
 # Lineage differs between the two builds (load time), everything else must be equal.
 COMPARED = {
@@ -84,7 +85,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 before_last = connection.execute(
                     "select max(_loaded_at), max(_processed_at) from profiles.int_profiles__events").fetchone()
         load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=incremental))
-        run_dbt(incremental, work, "build", *AS_OF)
+        run_dbt(incremental, work, "build", *PROFILE_BUILD)
 
     # What the last batch's run rewrote in the incremental profile models (the rest was kept).
     rewritten = {}
@@ -134,7 +135,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     full = work / "full.duckdb"
     load_folder(sample, Target(name="duckdb", kind="duckdb", duckdb_path=full))
-    run_dbt(full, work, "build", *AS_OF)
+    run_dbt(full, work, "build", *PROFILE_BUILD)
 
     batched_people, full_people = _people(incremental), _people(full)
     full_id_of = {identifiers: profile_id for profile_id, identifiers in full_people.items()}

@@ -26,16 +26,19 @@ from orchestration.loader import load_folder
 from orchestration.warehouse import Target
 from tests.python.helpers import (
     LINEAGE,
+    PROFILE_LAYER,
     PROFILE_TABLES,
     built_sample_warehouse,
     comparable,
     compiled_code,
     query_with_columns,
+    rebuilt_copy,
     run_dbt,
     table_rows,
 )
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
+PROFILE_BUILD = [*PROFILE_LAYER, *AS_OF]
 SCOPED_TESTS = ("unique_int_profiles__events_message_id", "not_null_int_profiles__events_profile_id",
                 "not_null_stg_segment__tracks_event_at")
 SCOPE = re.compile(r"\(select \* from \S+ where (.*?)\) dbt_subquery", re.DOTALL)
@@ -87,17 +90,17 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     sample = work / "sample"
     # The second run settles what the first run's erasures leave to the next one in the identity layer.
     incremental = built_sample_warehouse(request, work, "empty_changes_incremental", people=60, seed=17, days=90,
-                                         build_args=AS_OF, builds=2, duckdb_file="incremental.duckdb",
+                                         build_args=PROFILE_BUILD, builds=2, duckdb_file="incremental.duckdb",
                                          dbt_work=work / "incremental")
     settled = _tables(incremental, with_lineage=True)
-    run_dbt(incremental, work / "incremental", "build", *AS_OF)
+    run_dbt(incremental, work / "incremental", "build", *PROFILE_BUILD)
     unchanged = _tables(incremental, with_lineage=True)
     idle_scopes = _scopes(incremental, work / "incremental")
 
     anonymous_id, visitor_profile = _link_identify(sample, work / "link", incremental)
     events_before = table_rows(incremental, "profiles.int_profiles__events")
     load_folder(work / "link", incremental)
-    run_dbt(incremental, work / "incremental", "build", *AS_OF)
+    run_dbt(incremental, work / "incremental", "build", *PROFILE_BUILD)
     events_after = table_rows(incremental, "profiles.int_profiles__events")
     _, identity_changes = query_with_columns(incremental, """
         select profile_id from profiles.int_profiles__identity_changes
@@ -107,13 +110,8 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     _, [(events_stamp,)] = query_with_columns(
         incremental, "select processed_at from profiles_work.int_profiles__events__processed")
 
-    if engine == "duckdb":
-        full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "full.duckdb")
-        (work / "full.duckdb").write_bytes((work / "incremental.duckdb").read_bytes())
-    else:
-        server = request.getfixturevalue("pg_server")
-        full = server.database("empty_changes_full", template="empty_changes_incremental")
-    run_dbt(full, work / "full", "run", "--select", "path:models/profiles", "--full-refresh", *AS_OF)
+    full = rebuilt_copy(request, incremental, work, "empty_changes_full",
+                        "run", "--select", "path:models/profiles", "--full-refresh", *AS_OF)
     return {
         "settled": settled, "unchanged": unchanged, "anonymous_id": anonymous_id,
         "events_changed": events_before != events_after, "identity_changes": {row[0] for row in identity_changes},

@@ -18,9 +18,10 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import run_dbt
+from tests.python.helpers import PROFILE_LAYER, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
+PROFILE_BUILD = [*PROFILE_LAYER, *AS_OF]
 COMPARED = {
     "profiles.int_profiles__events": "* exclude (_loaded_at, _processed_at)",
     "profiles.sessions": "* exclude (_max_loaded_at, _processed_at)",
@@ -89,14 +90,14 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
     target = Target(name="duckdb", kind="duckdb", duckdb_path=incremental)
     load_folder(sample, target)
     load_folder(on_time, target)
-    run_dbt(incremental, work, "build", *AS_OF)
+    run_dbt(incremental, work, "build", *PROFILE_BUILD)
     load_folder(late, target)
-    run_dbt(incremental, work, "build", *AS_OF)
+    run_dbt(incremental, work, "build", *PROFILE_BUILD)
 
     full = work / "full.duckdb"
     for folder in (sample, on_time, late):
         load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=full))
-    run_dbt(full, work, "build", *AS_OF)
+    run_dbt(full, work, "build", *PROFILE_BUILD)
 
     with duckdb.connect(str(incremental), read_only=True) as connection:
         def rows(sql: str) -> list[tuple]:

@@ -15,9 +15,10 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.sample_data import generate
 from orchestration.warehouse import Target
-from tests.python.helpers import comparable, query_with_columns, run_dbt
+from tests.python.helpers import PROFILE_LAYER, comparable, query_with_columns, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
+PROFILE_BUILD = [*PROFILE_LAYER, *AS_OF]
 CONSENT_EVENT = "Segment Consent Preference Updated"
 # The per-profile marts and the columns compared (lineage columns differ between the builds).
 COMPARED = {
@@ -81,10 +82,10 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     load_folder(sample, incremental)
     # The second run settles what the first run's erasures leave to the next one in the identity layer.
     for _ in range(2):
-        run_dbt(incremental, work / "incremental", "build", *AS_OF)
+        run_dbt(incremental, work / "incremental", "build", *PROFILE_BUILD)
     identity_before = set(query_with_columns(incremental, IDENTITY_MAP)[1])
     load_folder(late, incremental)
-    run_dbt(incremental, work / "incremental", "build", *AS_OF)
+    run_dbt(incremental, work / "incremental", "build", *PROFILE_BUILD)
     identity_after = set(query_with_columns(incremental, IDENTITY_MAP)[1])
 
     # The profiles of the late rows: the identifiers they carry.
@@ -113,9 +114,9 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
     load_folder(sample, full)
     load_folder(late, full)
-    run_dbt(full, work / "full", "build", *AS_OF)
+    run_dbt(full, work / "full", "build", *PROFILE_BUILD)
     # Rebuilt from the raw rows the first run's erasures left.
-    run_dbt(full, work / "full", "build", "--full-refresh", *AS_OF)
+    run_dbt(full, work / "full", "build", "--full-refresh", *PROFILE_BUILD)
     return {
         "incremental": {table: _table(incremental, table) for table in COMPARED},
         "full": {table: _table(full, table) for table in COMPARED},

@@ -22,15 +22,19 @@ import pytest
 from orchestration.loader import load_folder
 from orchestration.warehouse import Target, connect
 from tests.python.helpers import (
+    PROFILE_LAYER,
     PROFILE_TABLES,
     built_sample_warehouse,
     copy_project,
     query_with_columns,
+    rebuilt_copy,
     run_dbt,
     table_rows,
 )
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
+PROFILE_BUILD = [*PROFILE_LAYER, *AS_OF]
+PROFILES_FULL_REFRESH = ["run", "--select", "path:models/profiles", "--full-refresh", *AS_OF]
 ALTERED_NAME = "Altered In The Warehouse"
 
 
@@ -100,7 +104,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     sample = work / "sample"
     # The second run settles what the first run's erasures leave to the next one in the identity layer.
     incremental = built_sample_warehouse(request, work, "restitch_incremental", people=60, seed=23, days=90,
-                                         build_args=AS_OF, builds=2, duckdb_file="incremental.duckdb",
+                                         build_args=PROFILE_BUILD, builds=2, duckdb_file="incremental.duckdb",
                                          dbt_work=work / "incremental")
     merged, altered = _merge_pairs(incremental, 2)
 
@@ -108,19 +112,13 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     before_merge = _events_by_profile(incremental)
     _write_link(sample, work / "merge", merged, new_track=True)
     load_folder(work / "merge", incremental)
-    run_dbt(incremental, work / "incremental", "build", *AS_OF)
+    run_dbt(incremental, work / "incremental", "build", *PROFILE_BUILD)
     after_merge = _events_by_profile(incremental)
     _, changes = query_with_columns(incremental, """
         select profile_id from profiles.int_profiles__identity_changes
         where changed_at = (select max(changed_at) from profiles.int_profiles__identity_changes)""")
     merge_tables = {table: table_rows(incremental, table) for table in PROFILE_TABLES}
-    if engine == "duckdb":
-        full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "full.duckdb")
-        (work / "full.duckdb").write_bytes((work / "incremental.duckdb").read_bytes())
-    else:
-        server = request.getfixturevalue("pg_server")
-        full = server.database("restitch_full", template="restitch_incremental")
-    run_dbt(full, work / "full", "run", "--select", "path:models/profiles", "--full-refresh", *AS_OF)
+    full = rebuilt_copy(request, incremental, work, "restitch_full", *PROFILES_FULL_REFRESH)
     full_tables = {table: table_rows(full, table) for table in PROFILE_TABLES}
 
     # An old staged track of the second visitor, renamed in the warehouse (no new load), then a merge.
@@ -133,7 +131,7 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     _, stitched_before = query_with_columns(incremental, query)
     _write_link(sample, work / "alter", altered, new_track=False)
     load_folder(work / "alter", incremental)
-    run_dbt(incremental, work / "incremental", "build", *AS_OF)
+    run_dbt(incremental, work / "incremental", "build", *PROFILE_BUILD)
     _, stitched_after = query_with_columns(incremental, query)
 
     # Unblock the user id 'undefined' (a project copy without that blocklist rule).
@@ -144,18 +142,12 @@ def builds(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     assert len(blocklist.read_text().splitlines()) == len(rules) - 1
     _, undefined_events = query_with_columns(incremental, """
         select count(*) from staging.stg_segment__tracks where user_id = 'undefined'""")
-    run_dbt(incremental, work / "incremental", "build", *AS_OF, project=project)
+    run_dbt(incremental, work / "incremental", "build", *PROFILE_BUILD, project=project)
     _, unblocked_stamps = query_with_columns(incremental, """
         select count(*), count(distinct _processed_at) from profiles.int_profiles__events""")
     unblocked_tables = {table: table_rows(incremental, table) for table in PROFILE_TABLES}
-    if engine == "duckdb":
-        unblocked_full = Target(name="duckdb", kind="duckdb", duckdb_path=work / "unblocked_full.duckdb")
-        (work / "unblocked_full.duckdb").write_bytes((work / "incremental.duckdb").read_bytes())
-    else:
-        server = request.getfixturevalue("pg_server")
-        unblocked_full = server.database("restitch_unblocked_full", template="restitch_incremental")
-    run_dbt(unblocked_full, work / "unblocked_full", "run", "--select", "path:models/profiles", "--full-refresh",
-            *AS_OF, project=project)
+    unblocked_full = rebuilt_copy(request, incremental, work, "restitch_unblocked_full", *PROFILES_FULL_REFRESH,
+                                  project=project)
     return {
         "merged": merged, "altered": altered, "before_merge": before_merge, "after_merge": after_merge,
         "changes": {row[0] for row in changes}, "merge_tables": merge_tables, "full_tables": full_tables,
