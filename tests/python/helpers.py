@@ -182,9 +182,10 @@ def rebuilt_copy(request: pytest.FixtureRequest, source: Target, work: Path, nam
     return copy
 
 
-# The profile layer and every model it reads, with their data tests: what the profile tests build (the
-# segments, activation and BI models after it are tested elsewhere).
-PROFILE_LAYER = ("--select", "+path:models/profiles")
+# The profile layer and every model it reads, with the data tests of those models only (cautious: not a
+# test that also reads a segment model): what the profile tests build (the segments, activation and BI
+# models after it are tested elsewhere).
+PROFILE_LAYER = ("--select", "+path:models/profiles", "--indirect-selection", "cautious")
 # The profile layer's tables, compared between an incremental and a full build.
 PROFILE_TABLES = (
     "profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily",
