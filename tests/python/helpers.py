@@ -186,6 +186,7 @@ def rebuilt_copy(request: pytest.FixtureRequest, source: Target, work: Path, nam
 # test that also reads a segment model): what the profile tests build (the segments, activation and BI
 # models after it are tested elsewhere).
 PROFILE_LAYER = ("--select", "+path:models/profiles", "--indirect-selection", "cautious")
+
 # The profile layer's tables, compared between an incremental and a full build.
 PROFILE_TABLES = (
     "profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily",
