@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -32,16 +36,47 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
 
 
+@contextlib.contextmanager
+def _prepare_lock() -> Iterator[Path]:
+    """Hold an exclusive lock on the target folder while the manifest is checked or rewritten.
+
+    Several processes prepare at once in practice (pytest workers importing the definitions, a run
+    beside `dagster dev`): without the lock two `dbt parse` runs write the same manifest and a reader
+    gets half a file. Yields the target folder (absolute)."""
+    target = (dbt_project.project_dir / dbt_project.target_path).resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".prepare.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield target
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _prepare_locked(target: Path) -> None:
+    segment_models.write()
+    # The same --target as the builds (resolved from $SEGMENTATION_TARGET): a parse for another target
+    # would make every build parse the whole project again instead of partially.
+    name = resolve_target().name
+    # dbt writes its files in place; parse into a private folder and move each file in whole, so a process
+    # reading the manifest without the lock (dagster-dbt at import) sees the old file or the new, never half.
+    # The CLI resource copies the current partial_parse.msgpack in first, so the parse stays partial.
+    print(f"dbt parse --target {name}: writing the manifest in {target}", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as scratch:
+        dbt_resource().cli(["parse", "--quiet", "--target", name], target_path=Path(scratch)).wait()
+        written = sorted(Path(scratch).iterdir(), key=lambda f: f.name == "manifest.json")  # manifest last
+        for file in written:
+            if file.is_file():
+                os.replace(file, target / file.name)
+
+
 def prepare() -> None:
     """Regenerate segment_memberships' depends_on block, then `dbt parse` into the manifest.
 
     The block must be current before dbt parses, or the manifest misses a segment model's edge.
     """
-    segment_models.write()
-    # The same --target as the builds (resolved from $SEGMENTATION_TARGET): a parse for another target
-    # would make every build parse the whole project again instead of partially.
-    target = resolve_target().name
-    dbt_resource().cli(["parse", "--quiet", "--target", target], target_path=dbt_project.target_path).wait()
+    with _prepare_lock() as target:
+        _prepare_locked(target)
 
 
 # What `dbt parse` reads: when none of it changed since the manifest was written, the manifest is current.
@@ -64,8 +99,13 @@ def manifest_is_current() -> bool:
 
 
 def prepare_if_stale() -> None:
-    if not manifest_is_current():
-        prepare()
+    """Parse when the manifest is missing or older than a project file. Checked under the lock, so a process
+    that waited while another parsed finds the manifest current and does not parse again."""
+    if manifest_is_current():
+        return
+    with _prepare_lock() as target:
+        if not manifest_is_current():
+            _prepare_locked(target)
 
 
 def prepare_if_dev() -> None:

@@ -456,3 +456,24 @@ def test_the_hourly_build_leaves_unit_tests_to_the_nightly_build(
     assert result.success
     unit_tests, data_tests = _unit_tests_run(before)
     assert unit_tests > 20 and data_tests > 200
+
+
+def test_processes_loading_the_definitions_at_once_parse_once_and_read_a_whole_manifest(tmp_path: Path) -> None:
+    """Three processes import the code location into an empty target folder at the same time (pytest workers
+    and `dagster dev` steps do). One parses; the others wait on the lock, find the manifest current and read
+    it whole. Without the lock each parsed into the same file and one read half a manifest."""
+    target = tmp_path / "target"
+    env = {**os.environ, "DBT_TARGET_PATH": str(target), "PYTHONPATH": str(dbt_project.project_dir)}
+    env.pop("DAGSTER_IS_DEV_CLI", None)  # not under `dagster dev`: parse only because there is no manifest
+    script = ("from orchestration.dagster_defs import defs; "
+              "print(len(defs.resolve_asset_graph().get_all_asset_keys()))")
+    workers = [subprocess.Popen([sys.executable, "-c", script], cwd=dbt_project.project_dir, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], [err[-2000:] for _, err in outputs]
+    assert len({out.strip() for out, _ in outputs}) == 1 and int(outputs[0][0]) > 100
+    parses = sum(err.count("dbt parse --target") for _, err in outputs)
+    assert parses == 1, [err[-2000:] for _, err in outputs]
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert "model.segmentation.segment_memberships" in manifest["nodes"]
+    assert not list(target.glob(".parse-*"))  # the private parse folder is gone
