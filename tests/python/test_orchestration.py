@@ -37,9 +37,11 @@ from dagster import (
 )
 
 from orchestration.contract import TABLES
-from orchestration.dagster_defs.project import dbt_project, prepare
+from orchestration.dagster_defs.project import dbt_project, prepare_if_stale
 
-prepare()  # regenerate the segment block and parse: the definitions below read the manifest
+# Regenerate the segment block and parse when a project file changed: the definitions below read the
+# manifest. Under the lock, so the second pytest worker finds the first one's manifest current.
+prepare_if_stale()
 
 from orchestration.dagster_defs import defs  # noqa: E402
 from orchestration.dagster_defs.assets.dbt import (  # noqa: E402
