@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 
 from orchestration.warehouse import Target
-from tests.python.helpers import PROJECT_ROOT, PostgresServer
+from tests.python.helpers import PARTIAL_PARSE, PROJECT_ROOT, PostgresServer
 
 
 @pytest.fixture
 def duckdb_target(tmp_path: Path) -> Target:
     """A DuckDB target in a private file (not created until something connects)."""
     return Target(name="duckdb", kind="duckdb", duckdb_path=tmp_path / "warehouse" / "test.duckdb")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def partial_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One folder of dbt's saved parses for the session, shared by the xdist workers (helpers.PartialParseCache)."""
+    base = tmp_path_factory.getbasetemp()
+    PARTIAL_PARSE.folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "dbt-partial-parse"
 
 
 # dbt runs in tests erase people from sample data: they need the erasure salt (never a real one).

@@ -51,18 +51,79 @@ def run_dbt(database: Path | Target, work: Path, *args: str, project: Path = PRO
     if args and args[0] == "build" and not unit_tests:
         args = (*args, "--exclude-resource-type", "unit_test")
     target = database if isinstance(database, Target) else Target(name="duckdb", kind="duckdb", duckdb_path=database)
+    target_path = work / f"target_{project.name}"
     env = {
         **os.environ,
         **dbt_env(target),
-        "DBT_TARGET_PATH": str(work / f"target_{project.name}"),
+        "DBT_TARGET_PATH": str(target_path),
         "DBT_LOG_PATH": str(work / "logs"),
     }
+    cwd = project
+    if target.kind == "duckdb" and target.duckdb_path is not None:
+        # dbt keys its saved parse on the connection, the DuckDB path included: run from the file's folder
+        # with a relative path, so warehouses of the same file name share one (see PartialParseCache).
+        cwd = target.duckdb_path.parent
+        cwd.mkdir(parents=True, exist_ok=True)
+        env["SEGMENTATION_DUCKDB_PATH"] = target.duckdb_path.name
+    state = PARTIAL_PARSE.state(project, target, args)
+    PARTIAL_PARSE.seed(state, target_path)
     completed = subprocess.run(
         [DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project)],
-        cwd=project, env=env, capture_output=True, text=True, timeout=900,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
     )
+    PARTIAL_PARSE.keep(state, target_path)
     assert completed.returncode == 0, completed.stdout[-4000:]
     return completed.stdout
+
+
+class PartialParseCache:
+    """dbt's saved parse (target/partial_parse.msgpack) shared between the tests' target folders.
+
+    Every test warehouse builds into its own target folder, so without this each one's first dbt
+    command parses the whole project (about 14 s, against 3 s for a partial parse), and a folder that
+    alternates `--vars` parses in full at each change: about 100 full parses in a run of the suite.
+    dbt saves one parse per folder and rejects it when the vars, the connection (DuckDB path or
+    PostgreSQL database), dbt_project.yml or dbt's version changed; this keeps the last parse of each
+    (project, connection, vars) in `folder`, shared by the xdist workers, and puts it in a target
+    folder before a command. dbt still checks what it finds: a wrong one costs a full parse, never a
+    wrong manifest.
+    """
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None  # set by conftest for the test session; None keeps dbt's own
+
+    def state(self, project: Path, target: Target, args: Sequence[str]) -> str:
+        import hashlib
+
+        if target.kind == "duckdb" and target.duckdb_path is not None:
+            where = ["duckdb", target.duckdb_path.name]
+        else:
+            pg = target.postgres
+            where = [target.kind, pg.host, str(pg.port), pg.user, pg.dbname] if pg else [target.kind]
+        cli_vars = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg in ("--vars", "--target")]
+        return hashlib.sha256("\0".join([str(project), *where, *cli_vars]).encode()).hexdigest()[:24]
+
+    def seed(self, state: str, target_path: Path) -> None:
+        saved = self.folder and self.folder / f"{state}.msgpack"
+        if saved and saved.exists():
+            target_path.mkdir(parents=True, exist_ok=True)
+            self._copy(saved, target_path / "partial_parse.msgpack")
+
+    def keep(self, state: str, target_path: Path) -> None:
+        parsed = target_path / "partial_parse.msgpack"
+        if self.folder and parsed.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._copy(parsed, self.folder / f"{state}.msgpack")
+
+    @staticmethod
+    def _copy(source: Path, destination: Path) -> None:
+        # Another worker may read or write the same file at once: copy aside, then rename into place.
+        partial = destination.with_name(f".{destination.name}.{os.getpid()}")
+        shutil.copyfile(source, partial)
+        os.replace(partial, destination)
+
+
+PARTIAL_PARSE = PartialParseCache()
 
 
 def compiled_code(database: Path | Target, work: Path, names: Sequence[str], *args: str) -> dict[str, str]:

@@ -126,3 +126,22 @@ def test_segment_dependency_block_is_regenerated_from_the_files(tmp_path: Path) 
     assert text.index("ref('seg_a')") < text.index("ref('seg_b')")
     assert text.startswith("head\n") and text.endswith("tail\n")
     assert segment_models.write(memberships, definitions) is False
+
+
+def test_a_new_target_folder_parses_partially_from_the_saved_parse_of_the_same_warehouse_name(tmp_path: Path) -> None:
+    """The suite's dbt commands share saved parses (helpers.PartialParseCache): a warehouse of the same file
+    name in another folder, with a new target folder, parses partially; other vars parse in full."""
+    from tests.python.helpers import PARTIAL_PARSE, run_dbt
+
+    def parse(work: Path, *args: str) -> str:
+        run_dbt(work / "warehouse.duckdb", work, "parse", *args)
+        return (work / "logs" / "dbt.log").read_text()
+
+    assert PARTIAL_PARSE.folder is not None
+    first = parse(tmp_path / "first", "--vars", "{partial_parse_probe: first}")
+    assert "Unable to do partial parsing" in first  # nothing saved yet for these vars
+    second = parse(tmp_path / "second", "--vars", "{partial_parse_probe: first}")
+    assert "Unable to do partial parsing" not in second and "Partial parsing enabled" in second, second[-3000:]
+    # dbt still checks what it is given: the second folder's saved parse is for other vars.
+    other_vars = parse(tmp_path / "second", "--vars", "{partial_parse_probe: other}")
+    assert other_vars.count("Unable to do partial parsing because config vars") == 1
