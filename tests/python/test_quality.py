@@ -144,6 +144,36 @@ def test_a_duplicated_identifier_in_identity_map_fails_the_identity_suite(built:
     assert report.critical_passed  # the identity suite warns; it does not block activation
 
 
+@pytest.mark.parametrize("event_at", ["3000-01-01 00:00:00", "1999-12-31 23:59:59"], ids=["past_2262", "before_2000"])
+def test_an_event_time_out_of_range_fails_the_staging_suite(built: dict, event_at: str) -> None:
+    """Either side of pandas' nanosecond range (to 2262): the staging suite names the one event whose
+    time is outside 2000-2100, whether its column was compared vectorised or row by row."""
+    damage = f"""
+        update staging.base_segment__tracks set event_at = cast('{event_at}' as timestamp)
+        where message_id = (select min(message_id) from staging.stg_segment__tracks)
+    """
+    report, target = _run(built, f"event_at_{event_at[:4]}", damage)
+    damaged = _query(target, "select min(message_id) from staging.stg_segment__tracks")[0][0]
+    assert _failed(report) == {("stg_segment__tracks", "event_at"): [damaged]}
+
+
+def test_timestamps_are_compared_vectorised_when_every_value_fits_in_nanoseconds() -> None:
+    """DuckDB's microsecond timestamps become nanoseconds (Great Expectations' vectorised range check);
+    a column with a value past 2262 keeps its microseconds (it would not fit) and every other column
+    is left as it was."""
+    with duckdb.connect() as connection:
+        frame = connection.execute(
+            "select timestamp '2026-11-01 10:00:00' as seen_at, null::timestamp as never, 7 as n, 'x' as s").df()
+        before = [str(dtype) for dtype in frame.dtypes]
+        fits = runner.vectorisable(frame)
+        past = runner.vectorisable(connection.execute(
+            "select * from (values (timestamp '2026-11-01'), (timestamp '3000-01-01')) as t(seen_at)").df())
+    assert before[:2] == ["datetime64[us]", "datetime64[us]"]
+    assert [str(dtype) for dtype in fits.dtypes] == ["datetime64[ns]", "datetime64[ns]", *before[2:]]
+    assert str(fits["seen_at"][0]) == "2026-11-01 10:00:00"
+    assert str(past.dtypes["seen_at"]) == "datetime64[us]" and str(past["seen_at"][1]) == "3000-01-01 00:00:00"
+
+
 def test_a_malformed_ad_hash_fails_the_consent_guard(built: dict) -> None:
     damage = """
         update activation.activation_ads set hashed_email = 'not-a-sha256'
