@@ -167,7 +167,7 @@ SUITES: tuple[Suite, ...] = (
         datasets=(
             Dataset(
                 name="raw_tracks",
-                sql="select id, anonymous_id, user_id, received_at from {table}",
+                sql="select id, received_at from {table}",
                 key="id",
                 table="raw.tracks",
                 incremental_by="_load_id",
