@@ -100,6 +100,10 @@ class Warehouse:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
+    def load_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append `rows` (values in `columns` order) to `table` in bulk."""
+        raise NotImplementedError
+
     def begin(self) -> None:
         self.execute("begin")
 
@@ -127,6 +131,29 @@ class DuckDBWarehouse(Warehouse):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.connection.execute(sql, list(params)).fetchall()
 
+    def load_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """One insert from an Arrow table of the rows (registered as a view for that statement). A column
+        whose Python values Arrow cannot put in one type goes through parameters, 500 rows a statement,
+        each value cast by DuckDB as before."""
+        import pyarrow  # imported lazily: only bulk loads need it
+
+        listed = ", ".join(columns)
+        try:
+            frame = pyarrow.table({f"c{index}": [row[index] for row in rows] for index in range(len(columns))})
+        except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):
+            marks = "(" + ", ".join(["?"] * len(columns)) + ")"
+            for start in range(0, len(rows), 500):
+                chunk = rows[start:start + 500]
+                self.execute(f"insert into {table} ({listed}) values {', '.join([marks] * len(chunk))}",
+                             [value for row in chunk for value in row])
+            return
+        view = f"{table}__arrow"
+        self.connection.register(view, frame)
+        try:
+            self.execute(f"insert into {table} ({listed}) select * from {view}")
+        finally:
+            self.connection.unregister(view)
+
     def close(self) -> None:
         self.connection.close()
 
@@ -146,6 +173,14 @@ class PostgresWarehouse(Warehouse):
         with self.connection.cursor() as cursor:
             cursor.execute(sql, tuple(params) or None)
             return list(cursor.fetchall())
+
+    def load_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Multi-row inserts of 1,000 rows each (psycopg2's execute_values)."""
+        from psycopg2.extras import execute_values
+
+        with self.connection.cursor() as cursor:
+            execute_values(cursor, f"insert into {table} ({', '.join(columns)}) values %s",
+                           [tuple(row) for row in rows], page_size=1000)
 
     def copy_from(self, copy_sql: str, stream: IO[bytes], chunk_size: int = 1 << 20) -> int:
         """Run `COPY ... FROM STDIN` reading `stream`; returns the number of rows copied."""

@@ -1,23 +1,28 @@
-"""Multi-row statements for the sync's bookkeeping and the SQL destination: one statement per chunk
-of rows instead of one per row, the same SQL on DuckDB and PostgreSQL."""
+"""Set-based statements for the sync's bookkeeping and the SQL destination, the same SQL on DuckDB and
+PostgreSQL: the rows are loaded into a temporary table in one go (`Warehouse.load_rows`), then one
+delete or one insert (upsert) reads them. A statement per chunk of 500 rows made each delete scan the
+table again: syncing 572,000 changes at 1M people spent 37 s of 57 s in sync.members' bookkeeping."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from orchestration.warehouse import Warehouse
 
-CHUNK_ROWS = 500
 
-
-def _chunks(rows: Sequence[Sequence[Any]]) -> list[Sequence[Sequence[Any]]]:
-    return [rows[start:start + CHUNK_ROWS] for start in range(0, len(rows), CHUNK_ROWS)]
-
-
-def _tuples(database: Warehouse, width: int, count: int) -> str:
-    row = "(" + ", ".join([database.placeholder] * width) + ")"
-    return ", ".join([row] * count)
+@contextmanager
+def _staged(database: Warehouse, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator[str]:
+    """A temporary table with `columns` typed as in `table`, holding `rows`; dropped afterwards."""
+    name = f"bulk_rows_{uuid.uuid4().hex[:16]}"
+    database.execute(f"create temporary table {name} as select {', '.join(columns)} from {table} where 1 = 0")
+    try:
+        database.load_rows(name, columns, rows)
+        yield name
+    finally:
+        database.execute(f"drop table if exists {name}")
 
 
 def insert(
@@ -29,15 +34,15 @@ def insert(
 ) -> None:
     """Insert `rows`; with `conflict` (the key), update every other column of an existing row (upsert).
     The rows must not repeat a key."""
+    if not rows:
+        return
     suffix = ""
     if conflict:
         updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column not in conflict)
         suffix = f" on conflict ({', '.join(conflict)}) " + (f"do update set {updates}" if updates else "do nothing")
-    for chunk in _chunks(rows):
-        database.execute(
-            f"insert into {table} ({', '.join(columns)}) values {_tuples(database, len(columns), len(chunk))}{suffix}",
-            [value for row in chunk for value in row],
-        )
+    listed = ", ".join(columns)
+    with _staged(database, table, columns, rows) as staged:
+        database.execute(f"insert into {table} ({listed}) select {listed} from {staged}{suffix}")
 
 
 def delete(
@@ -48,10 +53,10 @@ def delete(
     scope: tuple[str, Any] | None = None,
 ) -> None:
     """Delete the rows whose `key_columns` equal one of `keys` (and `scope` column = value, if given)."""
+    if not keys:
+        return
     where = f"{scope[0]} = {database.placeholder} and " if scope else ""
-    for chunk in _chunks(keys):
-        database.execute(
-            f"delete from {table} where {where}({', '.join(key_columns)}) "
-            f"in ({_tuples(database, len(key_columns), len(chunk))})",
-            [*([scope[1]] if scope else []), *[value for key in chunk for value in key]],
-        )
+    listed = ", ".join(key_columns)
+    with _staged(database, table, key_columns, keys) as staged:
+        database.execute(f"delete from {table} where {where}({listed}) in (select {listed} from {staged})",
+                         [scope[1]] if scope else [])
