@@ -8,6 +8,7 @@ rules so the loader, the CLI and dbt always talk to the same database.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -147,7 +148,7 @@ class DuckDBWarehouse(Warehouse):
                 self.execute(f"insert into {table} ({listed}) values {', '.join([marks] * len(chunk))}",
                              [value for row in chunk for value in row])
             return
-        view = f"{table}__arrow"
+        view = f"load_rows_{uuid.uuid4().hex[:16]}"
         self.connection.register(view, frame)
         try:
             self.execute(f"insert into {table} ({listed}) select * from {view}")

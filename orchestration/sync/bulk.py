@@ -15,14 +15,14 @@ from orchestration.warehouse import Warehouse
 
 @contextmanager
 def _staged(database: Warehouse, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Iterator[str]:
-    """A temporary table with `columns` typed as in `table`, holding `rows`; dropped afterwards."""
+    """A temporary table with `columns` typed as in `table`, holding `rows`; dropped after the statement.
+    When a statement fails it is left to the caller's rollback (or the connection's end): a drop on
+    PostgreSQL's aborted transaction would fail too and hide the statement's own error."""
     name = f"bulk_rows_{uuid.uuid4().hex[:16]}"
     database.execute(f"create temporary table {name} as select {', '.join(columns)} from {table} where 1 = 0")
-    try:
-        database.load_rows(name, columns, rows)
-        yield name
-    finally:
-        database.execute(f"drop table if exists {name}")
+    database.load_rows(name, columns, rows)
+    yield name
+    database.execute(f"drop table {name}")
 
 
 def insert(

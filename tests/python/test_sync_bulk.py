@@ -75,3 +75,24 @@ def test_a_column_of_mixed_python_types_loads_with_each_value_cast_by_duckdb(tmp
         held = dict(warehouse.query("select k, v from t"))
     assert len(held) == 1_200
     assert [held[f"k{index}"] for index in range(4)] == ["1", "two", "3.5", None]
+
+
+def test_a_failing_statement_raises_its_own_error_and_the_rollback_leaves_the_table_as_it_was(target: Target) -> None:
+    """A key already held, inserted without `conflict`: the constraint's error reaches the caller (not
+    PostgreSQL's "transaction is aborted" from a cleanup), and after the rollback nothing changed."""
+    rows = [_row("email", "vip", profile, 1) for profile in range(50)]
+    with connect(target) as warehouse:
+        warehouse.execute("create schema if not exists sync")
+        warehouse.execute("drop table if exists sync.held")
+        warehouse.execute(
+            "create table sync.held (destination_name varchar, segment_name varchar, profile_id varchar, "
+            "row_hash varchar, change_id varchar, synced_at timestamp, "
+            "primary key (destination_name, segment_name, profile_id))")
+        bulk.insert(warehouse, "sync.held", COLUMNS, rows)
+        warehouse.begin()
+        with pytest.raises(Exception, match="(?i)duplicate key") as raised:
+            bulk.insert(warehouse, "sync.held", COLUMNS, [_row("email", "vip", 7, 2)])
+        warehouse.rollback()
+        held = warehouse.query(f"select {', '.join(COLUMNS)} from sync.held")
+    assert "aborted" not in str(raised.value)
+    assert sorted(list(row) for row in held) == sorted(rows)
