@@ -361,10 +361,10 @@
     staged row a duplicate). A raw row never changes under its key (load ids are unique), so an entry
     stays true as long as the row exists; the erasure deletes the entries of the rows it erases, and
     the lookup keeps only rows that are quarantined now, so an entry of a row staged since is inert.
-    Missing tables are created (first erasure); erase_batch drops them on --full-refresh.
-    Returns the tokens relation.
+    Missing tables are created (empty when `index_new` is false); privacy_quarantine_index's hook drops
+    them on --full-refresh. Returns the tokens relation.
 #}
-{% macro erasure_index_quarantined_rows(entry, raw, base, raw_info, catalog) -%}
+{% macro erasure_index_quarantined_rows(entry, raw, base, raw_info, catalog, index_new=true) -%}
     {%- set rows = segmentation.erasure_work_relation('quarantine_rows__' ~ entry.base) -%}
     {%- set tokens = segmentation.erasure_work_relation('quarantine_tokens__' ~ entry.base) -%}
     {%- set fresh = segmentation.erasure_work_relation('quarantine_new__' ~ entry.base) -%}
@@ -376,6 +376,7 @@
             "select _load_id, _file_name, _file_row_number, cast('' as " ~ dbt.type_string() ~ ") as token_kind, cast('' as "
             ~ dbt.type_string() ~ ") as token from " ~ raw ~ " where 1 = 0") -%}
     {%- endif -%}
+    {%- if not index_new -%}{{ return(tokens) }}{%- endif -%}
     {%- do segmentation.erasure_create_table_as(fresh,
         'select quarantined._load_id, quarantined._file_name, quarantined._file_row_number from ' ~ base ~ ' as quarantined'
         ~ ' left join ' ~ rows ~ ' as indexed on quarantined._load_id = indexed._load_id'
@@ -456,6 +457,39 @@
 
 
 {#
+    Pre-hook of privacy_quarantine_index: brings the token index of every raw table up to date before
+    the erasure runs. The model depends only on the base tables, so dbt runs it beside the identity
+    models, and the erasure (alone on the critical path) finds nothing left to index. The erasure
+    still calls erasure_index_quarantined_rows itself, so a run that selects it without this model
+    indexes what is new there. A full refresh rebuilds the index from scratch.
+#}
+{% macro erasure_index_all_quarantined_rows() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- if flags.FULL_REFRESH -%}
+        {%- for relation in segmentation.erasure_quarantine_index_tables() -%}
+            {%- do run_query('drop table if exists ' ~ relation) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {#- A warehouse that never had a deletion request keeps the index empty (filling it would copy words
+        of raw rows for nothing): the first request fills it, and this hook keeps it up to date after. -#}
+    {%- set requests = segmentation.graph_relation('base_privacy__deletion_requests') -%}
+    {%- set suppressions = segmentation.graph_relation_if_built('privacy_suppressions') -%}
+    {%- set wanted = run_query('select count(*) from (select 1 as found from ' ~ requests ~ ' where rejection_reason is null'
+        ~ (' union all select 1 from ' ~ suppressions if suppressions is not none else '') ~ ') as requested').columns[0].values()[0] | int > 0 -%}
+    {%- set catalog = segmentation.erasure_catalog() -%}
+    {%- for entry in segmentation.erasure_raw_tables() -%}
+        {%- set base = segmentation.graph_relation(entry.base) -%}
+        {%- set raw = segmentation.graph_relation(entry.table, entry.source) -%}
+        {%- set raw_info = catalog.get(raw.schema ~ '.' ~ raw.identifier) -%}
+        {%- if catalog.get(base.schema ~ '.' ~ base.identifier) and raw_info -%}
+            {%- do segmentation.erasure_index_quarantined_rows(entry, raw, base, raw_info, catalog, index_new=wanted) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{#
     Post-hook of privacy_suppressions: erases every row of the batch's people from the warehouse and
     leaves <privacy>_work.erased_profiles and <privacy>_work.erasure_counts for the log models.
 #}
@@ -469,12 +503,6 @@
         ~ ") as erasure_action, cast('' as " ~ dbt.type_string() ~ ") as detail, cast(0 as " ~ dbt.type_bigint()
         ~ ") as rows_affected where 1 = 0") -%}
     {%- set counted = [] -%}
-    {#- A full refresh rebuilds the quarantine token index from scratch (at the next erasure). -#}
-    {%- if flags.FULL_REFRESH -%}
-        {%- for relation in segmentation.erasure_quarantine_index_tables() -%}
-            {%- do run_query('drop table if exists ' ~ relation) -%}
-        {%- endfor -%}
-    {%- endif -%}
     {%- set registry = segmentation.graph_relation('identity_profile_registry') -%}
     {%- do segmentation.erasure_create_table_as(erased,
         "select distinct profile_id from " ~ batch ~ " where profile_id is not null"

@@ -18,6 +18,7 @@
 /* depends_on: {{ ref('int_identity__limit_cuts') }} */
 /* depends_on: {{ ref('stg_privacy__deletion_requests') }} */
 /* depends_on: {{ ref('stg_segment__identifies') }} */
+/* depends_on: {{ ref('privacy_quarantine_index') }} */
 {%- set salt = segmentation.erasure_salt() | replace("'", "''") %}
 with
 

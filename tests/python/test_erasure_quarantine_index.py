@@ -17,7 +17,7 @@ import pytest
 
 from orchestration.loader import load_folder
 from orchestration.warehouse import Target
-from tests.python.helpers import built_sample_warehouse, open_query, run_dbt
+from tests.python.helpers import PROJECT_ROOT, built_sample_warehouse, open_query, run_dbt
 
 AS_OF = ["--vars", "{as_of: '2026-11-01'}"]
 INDEX = "privacy_work.quarantine_tokens__base_segment__tracks"
@@ -113,8 +113,16 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     with open_query(target) as query:
         before_second = counts(query)
     run_dbt(target, work, "build", *AS_OF)
+    # Which dbt node wrote tokens into the index in that run (the query comment names the node).
+    log = (work / "logs" / "dbt.log").read_text()
+    second_log = log[log.rfind("Running with dbt="):]
+    indexed_by = set(re.findall(
+        r'"node_id": "([^"]+)"\} \*/\s+insert into \S*quarantine_tokens__(\w+)', second_log))
+    manifest = json.loads((work / f"target_{PROJECT_ROOT.name}" / "manifest.json").read_text())
     with open_query(target) as query:
         after_second = counts(query)
+        index_status = {row[0]: row[1:] for row in query(
+            "select base_model, indexed_rows, tokens from privacy.privacy_quarantine_index")}
         remaining = query("select id, _load_id from raw.tracks where id like 'q-%' or id = 'msg-requarantine'")
         tokens = query(f"select token_kind, token from {INDEX}")
         quarantined = {tuple(row) for row in query(
@@ -137,7 +145,8 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         "remaining": remaining, "tokens": tokens, "quarantined": quarantined, "indexed": indexed,
         "index_before_refresh": index_before_refresh, "remaining_after_refresh": remaining_after_refresh,
         "quarantined_after_refresh": quarantined_after_refresh, "indexed_after_refresh": indexed_after_refresh,
-        "index_after_refresh": index_after_refresh,
+        "index_after_refresh": index_after_refresh, "indexed_by": indexed_by, "manifest": manifest,
+        "index_status": index_status,
     }
 
 
@@ -194,3 +203,31 @@ def test_a_full_refresh_rebuilds_the_index_the_runs_kept(runs: dict) -> None:
     kept = {row for row in runs["index_before_refresh"] if row[:3] in runs["indexed_after_refresh"]}
     assert runs["index_after_refresh"] == kept
     assert kept
+
+
+def test_the_index_is_kept_up_to_date_beside_the_identity_models_not_by_the_erasure(runs: dict) -> None:
+    """The run with a new quarantined row (q-new-d) indexed it in privacy_quarantine_index's hook, a
+    node that reads only base tables (so dbt runs it beside the identity models); the erasure, which
+    waits for it and runs alone, wrote no token."""
+    assert ("model.segmentation.privacy_quarantine_index", "base_segment__tracks") in runs["indexed_by"]
+    assert {node for node, _ in runs["indexed_by"]} == {"model.segmentation.privacy_quarantine_index"}
+    nodes = runs["manifest"]["nodes"]
+
+    def ancestors(unique_id: str) -> set[str]:
+        found: set[str] = set()
+        pending = [unique_id]
+        while pending:
+            for parent in nodes.get(pending.pop(), {}).get("depends_on", {}).get("nodes", []):
+                if parent not in found:
+                    found.add(parent)
+                    pending.append(parent)
+        return found
+
+    index_parents = ancestors("model.segmentation.privacy_quarantine_index")
+    assert {"model.segmentation.base_segment__tracks", "model.segmentation.base_shop__orders"} <= index_parents
+    assert not [node for node in index_parents if node.split(".")[-1].startswith(("int_identity", "identity_"))]
+    assert "model.segmentation.privacy_quarantine_index" in ancestors("model.segmentation.privacy_suppressions")
+    # Its counts are taken before the erasure removes the erased rows' entries.
+    indexed_rows, tokens = runs["index_status"]["base_segment__tracks"]
+    assert indexed_rows >= len(runs["indexed"]) > 0
+    assert tokens > indexed_rows
