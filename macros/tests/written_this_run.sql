@@ -101,13 +101,20 @@
     {%- else -%}
         {%- set writer = segmentation.scoped_test_writer(tested_node) -%}
         {%- set stamp = segmentation.run_stamp_relation(writer) if writer is not none else none -%}
-        {%- set found = segmentation.relation_columns_and_run_stamp(relation, stamp) -%}
+        {#- For a view, the stamps are read from its writer's table when that has the marker column: the
+            view's rows carry their base rows' stamps, so the writer's newest stamp scopes the view the
+            same way, and the view's own columns (JSON parsed, a filter on them) are never computed for
+            every row just to find the newest stamp (stg_segment__consent_preferences: 0.8 s per test
+            at L on a quiet machine, against 0.02 s on base_segment__tracks). -#}
+        {%- set reader = writer if writer is not none and (writer.schema | lower, writer.identifier | lower)
+            != (relation.schema | lower, relation.identifier | lower) else none -%}
+        {%- set found = segmentation.relation_columns_and_run_stamp(relation, stamp, reader) -%}
         {%- set newest, oldest, is_idle = none, none, false -%}
         {%- if marker | lower in found.columns -%}
             {%- set is_idle_sql = 'max(' ~ marker ~ ') < (select max(processed_at) from ' ~ stamp ~ ')'
                 if found.has_run_stamp else 'false' -%}
             {%- set stamps = run_query('select max(' ~ marker ~ '), min(' ~ marker ~ '), ' ~ is_idle_sql
-                ~ ' from ' ~ relation) -%}
+                ~ ' from ' ~ (reader if marker | lower in found.reader_columns else relation)) -%}
             {%- set newest, oldest, is_idle = stamps[0][0], stamps[0][1], stamps[0][2] -%}
         {%- endif -%}
         {#- The writer's last successful run wrote no row of `relation`: the rows there were tested by
@@ -151,12 +158,13 @@
 
 
 {#
-    In one query: the lower-cased column names of `relation` (a table or view) and whether the table
-    `stamp` (a run stamp, or none) exists. It replaces adapter.get_columns_in_relation, so the run
-    stamp costs no extra query.
+    In one query: the lower-cased column names of `relation` (a table or view), whether the table
+    `stamp` (a run stamp, or none) exists, and the column names of `reader` (the writer's table the
+    stamps of a view are read from, or none; `reader_columns`). It replaces
+    adapter.get_columns_in_relation, so the run stamp and the reader cost no extra query.
 #}
-{% macro relation_columns_and_run_stamp(relation, stamp) -%}
-    {%- set wanted = [relation] if stamp is none else [relation, stamp] -%}
+{% macro relation_columns_and_run_stamp(relation, stamp, reader=none) -%}
+    {%- set wanted = [relation] + ([stamp] if stamp is not none else []) + ([reader] if reader is not none else []) -%}
     {%- set conditions = [] -%}
     {%- for wanted_relation in wanted -%}
         {%- do conditions.append("(table_schema = '" ~ wanted_relation.schema ~ "' and table_name = '"
@@ -164,13 +172,15 @@
     {%- endfor -%}
     {%- set rows = run_query('select table_schema, table_name, column_name from information_schema.columns'
         ~ ' where lower(table_catalog) = \'' ~ relation.database | lower ~ '\' and (' ~ conditions | join(' or ') ~ ')') -%}
-    {%- set columns, stamp_columns = [], [] -%}
+    {%- set columns, stamp_columns, reader_columns = [], [], [] -%}
     {%- for row in rows -%}
         {%- if row[0] == relation.schema and row[1] == relation.identifier -%}
             {%- do columns.append(row[2] | lower) -%}
+        {%- elif reader is not none and row[0] == reader.schema and row[1] == reader.identifier -%}
+            {%- do reader_columns.append(row[2] | lower) -%}
         {%- else -%}
             {%- do stamp_columns.append(row[2] | lower) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return({'columns': columns, 'has_run_stamp': 'processed_at' in stamp_columns}) }}
+    {{ return({'columns': columns, 'has_run_stamp': 'processed_at' in stamp_columns, 'reader_columns': reader_columns}) }}
 {%- endmacro %}

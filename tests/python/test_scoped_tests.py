@@ -14,7 +14,10 @@ incrementally. The tests show that
     staged view) is that relation's newest stamp after a run that wrote rows, to the microsecond;
   - after a run with no new data every scoped test reads nothing (`1 = 0`): a defect in an older row
     is not reported, `test_scope: all` reports it, and once a run writes rows again a defect in a row
-    it wrote is reported."""
+    it wrote is reported;
+  - a staged view's scoped tests read the newest stamp from the base table under it, never by
+    computing the view for every row (stg_segment__consent_preferences parses JSON and filters on
+    it), and still find a duplicate the newest run wrote."""
 
 from __future__ import annotations
 
@@ -200,6 +203,50 @@ def test_after_a_run_with_no_new_data_the_scoped_tests_check_nothing(warehouse: 
         connection.execute("insert into staging.base_segment__pages select * from staging.base_segment__pages "
                            "where message_id like 'scoped-idle-%'")
     with pytest.raises(AssertionError, match=failure):
+        run_dbt(database, tmp_path, "test", *select)
+
+
+CONSENT_UNIQUE = "segmentation_unique_combination_of_columns_stg_segment__consent_preferences_message_id__purpose"
+
+
+def test_a_staged_views_stamps_come_from_its_base_table(warehouse: dict, tmp_path: Path) -> None:
+    database = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse["database"], database)
+    select = ["--select", CONSENT_UNIQUE]
+    with duckdb.connect(str(database)) as connection:
+        newest_consent, newest_tracks = connection.execute("""
+            select
+                (select max(_processed_at) from staging.stg_segment__consent_preferences),
+                (select max(_processed_at) from staging.base_segment__tracks)""").fetchone()
+        # The newest run wrote consent decisions, so the scoped test has rows to check.
+        assert newest_consent == newest_tracks
+        # A copy of a consent event some earlier run wrote: not in the newest run's keys.
+        connection.execute("""
+            insert into staging.base_segment__tracks
+            select * from staging.base_segment__tracks
+            where message_id = (
+                select min(message_id) from staging.stg_segment__consent_preferences
+                where _processed_at < (select max(_processed_at) from staging.stg_segment__consent_preferences))""")
+    log = tmp_path / "logs" / "dbt.log"
+    log.unlink(missing_ok=True)
+    run_dbt(database, tmp_path, "test", *select)
+    stamp_queries = re.findall(
+        r"select max\(_processed_at\), min\(_processed_at\), "
+        r"(?:false|max\(_processed_at\) < \(select max\(processed_at\) from \S+\)) from (\S+)", log.read_text())
+    assert stamp_queries, "no stamps query in dbt.log"
+    assert all(relation.endswith('"base_segment__tracks"') for relation in stamp_queries), stamp_queries
+    with pytest.raises(AssertionError, match=f"FAIL [0-9]+ {CONSENT_UNIQUE}"):
+        run_dbt(database, tmp_path, "test", *select, "--vars", "{test_scope: all}")
+
+    with duckdb.connect(str(database)) as connection:
+        # And a copy of a consent event the newest run wrote: the scoped test reports it.
+        connection.execute("""
+            insert into staging.base_segment__tracks
+            select * from staging.base_segment__tracks
+            where message_id = (
+                select min(message_id) from staging.stg_segment__consent_preferences
+                where _processed_at = (select max(_processed_at) from staging.stg_segment__consent_preferences))""")
+    with pytest.raises(AssertionError, match=f"FAIL [0-9]+ {CONSENT_UNIQUE}"):
         run_dbt(database, tmp_path, "test", *select)
 
 
