@@ -175,7 +175,10 @@
 {#
     Pre-hook of int_profiles__mart_changes: pins the newest stamps of the staged sources now
     (<work>.int_profiles__mart_changes__pending) and makes sure the saved ones exist (a first
-    incremental run without them reads every staged row as new).
+    incremental run without them reads every staged row as new). On an incremental run it writes the
+    identity_map rows added or removed since the previous run (a changed row is both: its old version
+    removed, its new one added) to <work>.identity_map__diff, from the copy that run left; the model
+    reads the changed profiles from it and the post-hook applies it to the copy.
 #}
 {% macro mart_changes_prepare() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
@@ -186,13 +189,35 @@
     {%- do run_query('drop table if exists ' ~ pending) -%}
     {%- do run_query('create table ' ~ pending ~ ' as ' ~ segmentation.mart_change_sources_now_sql()) -%}
     {%- do run_query('create table if not exists ' ~ saved ~ ' as select * from ' ~ pending ~ ' where 1 = 0') -%}
-    {%- do run_query('create table if not exists ' ~ previous ~ ' as select identifier_type, identifier_value,'
-        ~ ' profile_id, first_seen_at, last_seen_at from ' ~ ref('identity_map') ~ ' where 1 = 0') -%}
+    {%- do run_query('create table if not exists ' ~ previous ~ ' as select ' ~ segmentation.identity_map_copy_columns()
+        ~ ' from ' ~ ref('identity_map') ~ ' where 1 = 0') -%}
+    {%- set diff = segmentation.profile_work_relation('identity_map__diff') -%}
+    {%- do run_query('drop table if exists ' ~ diff) -%}
+    {%- if is_incremental() -%}
+        {%- set columns = segmentation.identity_map_copy_columns() -%}
+        {%- do run_query('create table ' ~ diff ~ " as select 'added' as side, added.* from ("
+            ~ 'select ' ~ columns ~ ' from ' ~ ref('identity_map') ~ ' except select ' ~ columns ~ ' from ' ~ previous
+            ~ ") as added union all select 'removed' as side, removed.* from ("
+            ~ 'select ' ~ columns ~ ' from ' ~ previous ~ ' except select ' ~ columns ~ ' from ' ~ ref('identity_map')
+            ~ ') as removed') -%}
+    {%- endif -%}
     {{ return('') }}
 {%- endmacro %}
 
 
-{# Post-hook of int_profiles__mart_changes: saves the pinned stamps and the identity_map this run saw. #}
+{# The columns of identity_map whose changes int_profiles__mart_changes logs (and keeps a copy of). #}
+{% macro identity_map_copy_columns() -%}
+    {{ return('identifier_type, identifier_value, profile_id, first_seen_at, last_seen_at') }}
+{%- endmacro %}
+
+
+{#
+    Post-hook of int_profiles__mart_changes: saves the pinned stamps and the identity_map this run saw.
+    An incremental run applies its diff to the copy (the rows of a changed or removed identifier out,
+    the added rows in; (identifier_type, identifier_value) is identity_map's key): at L that is about
+    0.3 s, against 4 to 6 s for a new copy of 3.8 M rows, which also left that much more for DuckDB's
+    next checkpoint to write. A full build copies the whole table.
+#}
 {% macro mart_changes_finish() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set pending = segmentation.profile_work_relation('int_profiles__mart_changes__pending') -%}
@@ -201,8 +226,17 @@
     {%- do run_query('drop table if exists ' ~ saved) -%}
     {%- do run_query('create table ' ~ saved ~ ' as select * from ' ~ pending) -%}
     {%- do run_query('drop table if exists ' ~ pending) -%}
-    {%- do run_query('drop table if exists ' ~ previous) -%}
-    {%- do run_query('create table ' ~ previous ~ ' as select identifier_type, identifier_value, profile_id,'
-        ~ ' first_seen_at, last_seen_at from ' ~ ref('identity_map')) -%}
+    {%- set diff = segmentation.profile_work_relation('identity_map__diff') -%}
+    {%- set columns = segmentation.identity_map_copy_columns() -%}
+    {%- if is_incremental() -%}
+        {%- do run_query('delete from ' ~ previous ~ ' where (identifier_type, identifier_value) in ('
+            ~ 'select identifier_type, identifier_value from ' ~ diff ~ ')') -%}
+        {%- do run_query('insert into ' ~ previous ~ ' (' ~ columns ~ ') select ' ~ columns ~ ' from ' ~ diff
+            ~ " where side = 'added'") -%}
+        {%- do run_query('drop table if exists ' ~ diff) -%}
+    {%- else -%}
+        {%- do run_query('drop table if exists ' ~ previous) -%}
+        {%- do run_query('create table ' ~ previous ~ ' as select ' ~ columns ~ ' from ' ~ ref('identity_map')) -%}
+    {%- endif -%}
     {{ return('') }}
 {%- endmacro %}

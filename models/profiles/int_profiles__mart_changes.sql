@@ -30,25 +30,10 @@ identity_map as (
 {%- set previous_orders = segmentation.graph_relation_if_built('int_profiles__orders') %}
 {%- set previous_consent = segmentation.graph_relation_if_built('profile_consent_history') %}
 
-previous_identity_map as (
-
-    select * from {{ segmentation.profile_work_relation('identity_map__previous') }}
-
-),
-
 identity_changes as (
 
-    select added.profile_id from (
-        select * from identity_map
-        except
-        select * from previous_identity_map
-    ) as added
-    union all
-    select removed.profile_id from (
-        select * from previous_identity_map
-        except
-        select * from identity_map
-    ) as removed
+    {#- identity_map rows added or removed since the previous run (mart_changes_prepare). #}
+    select profile_id from {{ segmentation.profile_work_relation('identity_map__diff') }}
 
 ),
 

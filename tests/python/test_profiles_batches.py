@@ -9,6 +9,7 @@ from that older identifier. Everything else must be identical."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import duckdb
@@ -37,6 +38,7 @@ COMPARED = {
     "profiles.int_profiles__attribute_candidates": "* exclude (_processed_at)",
 }
 
+IDENTITY_COLUMNS = "identifier_type, identifier_value, profile_id, first_seen_at, last_seen_at"
 INCREMENTAL = ("profiles.int_profiles__events", "profiles.sessions", "profiles.profile_event_daily")
 # The per-profile marts: the last batch rewrites exactly the profiles int_profiles__mart_changes logged.
 PER_PROFILE = (
@@ -84,8 +86,14 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
             with duckdb.connect(str(incremental), read_only=True) as connection:
                 before_last = connection.execute(
                     "select max(_loaded_at), max(_processed_at) from profiles.int_profiles__events").fetchone()
+                identity_before = set(
+                    connection.execute(f"select {IDENTITY_COLUMNS} from identity.identity_map").fetchall())
         load_folder(folder, Target(name="duckdb", kind="duckdb", duckdb_path=incremental))
         run_dbt(incremental, work, "build", *PROFILE_BUILD)
+
+    # Only the first build copies identity_map whole; the incremental runs apply their diff to the copy.
+    copies = len(re.findall(r"create table \S+identity_map__previous\S* as select",
+                            (work / "logs" / "dbt.log").read_text()))
 
     # What the last batch's run rewrote in the incremental profile models (the rest was kept).
     rewritten = {}
@@ -95,6 +103,21 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 f"select count(*) filter (where _processed_at = (select max(_processed_at) from {table})), "
                 f"count(distinct profile_id) filter (where _processed_at = (select max(_processed_at) from {table})), "
                 f"count(*), count(distinct profile_id) from {table}").fetchone()
+        # identity_map rows the last run added or removed, and the copy int_profiles__mart_changes keeps.
+        identity_after = set(connection.execute(f"select {IDENTITY_COLUMNS} from identity.identity_map").fetchall())
+        identity_copy = connection.execute(f"""
+            select
+                (select count(*) from (
+                    select {IDENTITY_COLUMNS} from identity.identity_map
+                    except all
+                    select {IDENTITY_COLUMNS} from profiles_work.identity_map__previous)),
+                (select count(*) from (
+                    select {IDENTITY_COLUMNS} from profiles_work.identity_map__previous
+                    except all
+                    select {IDENTITY_COLUMNS} from identity.identity_map)),
+                (select count(*) from profiles_work.identity_map__previous),
+                (select count(*) from information_schema.tables
+                 where table_schema = 'profiles_work' and table_name = 'identity_map__diff')""").fetchone()
         # The profiles the last run logged as changed, and per mart the profiles it rewrote and holds.
         last_run = connection.execute("select max(changed_at) from profiles.int_profiles__mart_changes").fetchone()[0]
         logged = {row[0] for row in connection.execute(
@@ -146,7 +169,13 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "rewritten": rewritten, "last_batch": dict(zip(
             ("new_events", "restitched_events", "new_or_restitched", "touched_sessions", "touched_daily"),
             last_batch, strict=True)),
-        "logged": logged, "per_profile": per_profile,
+        "logged": logged, "per_profile": per_profile, "identity_copy": identity_copy, "identity_copies": copies,
+        # Erased identifiers leave identity_map and the copy in the erasure itself, which deletes their
+        # profiles' rows everywhere: the profiles of the rows added, and of the rows removed whose
+        # identifier is still mapped (moved, merged, seen again).
+        "identity_changed": {row[2] for row in identity_after - identity_before} | {
+            row[2] for row in identity_before - identity_after
+            if row[:2] in {(after[0], after[1]) for after in identity_after}},
         "renamed": sum(1 for old, new in rename.items() if old != new),
     }
 
@@ -185,6 +214,18 @@ def test_the_last_batch_rewrote_its_new_events_not_whole_profiles(builds: dict) 
     daily_rewritten = builds["rewritten"]["profiles.profile_event_daily"][0]
     assert sessions_rewritten <= last["touched_sessions"] // 3, (sessions_rewritten, last)
     assert daily_rewritten <= last["touched_daily"] // 3, (daily_rewritten, last)
+
+
+def test_the_identity_map_copy_follows_each_run_and_its_changes_are_logged(builds: dict) -> None:
+    """int_profiles__mart_changes keeps its copy of identity_map by applying each run's diff to it: after
+    three incremental runs the copy holds exactly identity_map's rows, the diff table is gone, and every
+    profile of a row the last run added or changed (old and new profile of a moved identifier) is logged."""
+    missing, extra, copied, diff_tables = builds["identity_copy"]
+    assert (missing, extra, diff_tables) == (0, 0, 0), builds["identity_copy"]
+    assert copied > 100
+    assert builds["identity_copies"] == 1, builds["identity_copies"]
+    assert builds["identity_changed"], "the last batch changed no identity_map row"
+    assert builds["identity_changed"] <= builds["logged"], builds["identity_changed"] - builds["logged"]
 
 
 @pytest.mark.parametrize("table", PER_PROFILE)
