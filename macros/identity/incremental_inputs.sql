@@ -262,9 +262,10 @@
     dirty, so the next identity run recomputes it without the erased rows. Only these identifiers are
     written (never the batch's), and the erasure's own scan of every table then runs over this one too.
     `value_keys`: the batch's values per identifier type present in it, as erase_batch renders them
-    for `in (...)` (literals or a subquery); `node_keys` likewise its node ids.
+    for `in (...)` (literals or a subquery); `node_keys` likewise its node ids. `staged_copies`: source
+    models erase_batch has copied (their identifier columns, same names) to read instead of the model.
 #}
-{% macro identity_note_erased_rows(batch, value_keys, node_keys) -%}
+{% macro identity_note_erased_rows(batch, value_keys, node_keys, staged_copies={}) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set identifiers_model = segmentation.identity_node_relation('int_identity__identifiers') -%}
     {%- if segmentation.existing_relation(identifiers_model.schema, identifiers_model.identifier) is none -%}
@@ -290,7 +291,8 @@
         {%- do scratch.append(erased_rows) -%}
         {%- set row_selects = [] -%}
         {%- for condition in conditions or ['1 = 0'] -%}
-            {%- do row_selects.append('select ' ~ columns | join(', ') ~ ' from ' ~ segmentation.graph_relation(source.model)
+            {%- do row_selects.append('select ' ~ columns | join(', ') ~ ' from '
+                ~ staged_copies.get(source.model, segmentation.graph_relation(source.model))
                 ~ ' where ' ~ condition) -%}
         {%- endfor -%}
         {%- do run_query('drop table if exists ' ~ erased_rows) -%}

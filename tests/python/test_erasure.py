@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import pytest
 
@@ -55,9 +56,14 @@ def erased(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     )
     load_folder(requests, target)
     run_dbt(target, work, "build", *AS_OF)
+    log = (work / "logs" / "dbt.log").read_text()
+    erasure_statements = _node_statements(log[log.rfind("Running with dbt="):],
+                                          "model.segmentation.privacy_suppressions")
     with open_query(target) as query:
         # Identifiers that shared a row with the erased person, for the next identity run to recompute.
         dirty_after_erasure = query("select count(*) from identity_work.identity_dirty_identifiers")[0][0]
+        work_tables = {row[0] for row in query(
+            "select table_name from information_schema.tables where table_schema = 'privacy_work'")}
         map_after = set(query("select identifier_type, identifier_value, profile_id from identity.identity_map"))
         profiles_after = set(query("select * from profiles.profiles"))
         suppressed = set(query("select identifier_type, identifier_hash from privacy.privacy_suppressions"))
@@ -100,7 +106,16 @@ def erased(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         "hits_returning": hits_returning, "segments_before": segments_before, "removed": removed,
         "log_sums": {relation: int(rows) for relation, rows in log},
         "target": target, "work": work, "dirty_after_erasure": dirty_after_erasure,
+        "erasure_statements": erasure_statements, "work_tables": work_tables,
     }
+
+
+def _node_statements(log: str, node_id: str) -> list[str]:
+    """The SQL statements dbt's debug log shows run by one node (each `On <node>: <sql>` entry, up to
+    the next log line)."""
+    entries = re.split(r"\n(?=\S*\d\d:\d\d:\d\d\.\d+ \[)", log)
+    prefix = f"On {node_id}: "
+    return [entry.split(prefix, 1)[1] for entry in entries if prefix in entry]
 
 
 def test_the_scan_finds_the_person_before_the_request(erased: dict) -> None:
@@ -176,3 +191,21 @@ def test_identity_inputs_after_erasures_equal_a_rebuild(erased: dict) -> None:
         assert rebuilt[table] - incremental[table] == set(), table
     # The equality is not vacuous: the erased person shared rows with identifiers that stay.
     assert erased["dirty_after_erasure"] > 0
+
+
+def test_the_erasure_reads_the_identifies_view_once(erased: dict) -> None:
+    """The identifies view extracts email, phone, crm_id and customer_id from JSON: the erasure copies
+    its key and identifier columns once, and both of its readers (the rows linked through JSON, the
+    identity note of rows shared with the erased person) select from that copy, one select per
+    identifier. The copy is dropped in the same run; the person is gone all the same (tests above)."""
+    statements = erased["erasure_statements"]
+    assert statements, "no statement of privacy_suppressions in dbt.log"
+    readers = [statement for statement in statements if re.search(r'from\s+\S*"stg_segment__identifies"', statement)]
+    assert len(readers) == 1, readers
+    assert re.search(r"create\s+table\s+\S*erasure_staged__stg_segment__identifies\S* as select message_id,",
+                     readers[0]), readers[0][:300]
+    copy_reads = [statement for statement in statements
+                  if re.search(r"from \S*erasure_staged__stg_segment__identifies\S* where email in", statement)]
+    assert any("identity_erased_rows_1" in statement for statement in copy_reads)
+    assert any("erasure_rows__base_segment__identifies" in statement for statement in copy_reads)
+    assert "erasure_staged__stg_segment__identifies" not in erased["work_tables"]
