@@ -202,10 +202,12 @@ def test_the_erasure_reads_the_identifies_view_once(erased: dict) -> None:
     assert statements, "no statement of privacy_suppressions in dbt.log"
     readers = [statement for statement in statements if re.search(r'from\s+\S*"stg_segment__identifies"', statement)]
     assert len(readers) == 1, readers
-    assert re.search(r"create\s+table\s+\S*erasure_staged__stg_segment__identifies\S* as select message_id,",
+    assert re.search(r"create\s+temporary\s+table\s+erasure_staged__stg_segment__identifies as select message_id,",
                      readers[0]), readers[0][:300]
     copy_reads = [statement for statement in statements
-                  if re.search(r"from \S*erasure_staged__stg_segment__identifies\S* where email in", statement)]
+                  if re.search(r"from erasure_staged__stg_segment__identifies where email in", statement)]
     assert any("identity_erased_rows_1" in statement for statement in copy_reads)
     assert any("erasure_rows__base_segment__identifies" in statement for statement in copy_reads)
-    assert "erasure_staged__stg_segment__identifies" not in erased["work_tables"]
+    assert any(re.search(r"drop table if exists erasure_staged__stg_segment__identifies\s*$", statement)
+               for statement in statements[statements.index(readers[0]):])
+    assert not any("erasure_staged__" in table for table in erased["work_tables"])
