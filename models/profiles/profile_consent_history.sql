@@ -8,9 +8,12 @@
     A grant expires var consent_max_age_days after it was given.
 
     Incremental by profile: the decisions of the profiles int_profiles__mart_changes logged since are
-    attributed and sequenced again (macros/profiles/incremental_marts.sql).
+    attributed and sequenced again (macros/profiles/incremental_marts.sql). Their decisions are the
+    view's SQL with the changed identifiers as a filter on the consent events, before the JSON is read
+    (macros/staging/consent_decisions.sql).
 -#}
 /* depends_on: {{ ref('privacy_suppressions') }} {{ ref('int_profiles__mart_changes') }} */
+/* depends_on: {{ ref('base_segment__tracks') }} */
 {{ config(
     pre_hook="{{ segmentation.profile_mart_prepare() }}",
     post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
@@ -26,11 +29,13 @@ with
 
 decisions as (
 
-    select * from {{ ref('stg_segment__consent_preferences') }}
     {%- if is_incremental() %}
-    where
-        user_id in ({{ segmentation.changed_identifiers_sql('user_id') }})
-        or anonymous_id in ({{ segmentation.changed_identifiers_sql('anonymous_id') }})
+    {{ segmentation.consent_decisions_sql(
+        "user_id in (" ~ segmentation.changed_identifiers_sql('user_id') ~ ")"
+        ~ " or anonymous_id in (" ~ segmentation.changed_identifiers_sql('anonymous_id') ~ ")"
+    ) | indent(4) }}
+    {%- else %}
+    select * from {{ ref('stg_segment__consent_preferences') }}
     {%- endif %}
 
 ),

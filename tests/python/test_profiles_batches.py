@@ -92,8 +92,11 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
         run_dbt(incremental, work, "build", *PROFILE_BUILD)
 
     # Only the first build copies identity_map whole; the incremental runs apply their diff to the copy.
-    copies = len(re.findall(r"create table \S+identity_map__previous\S* as select",
-                            (work / "logs" / "dbt.log").read_text()))
+    log = (work / "logs" / "dbt.log").read_text()
+    copies = len(re.findall(r"create table \S+identity_map__previous\S* as select", log))
+    # profile_consent_history's incremental runs: the changed identifiers filter the consent events.
+    consent_filters = len(re.findall(
+        r"trim\(event\) = 'Segment Consent Preference Updated'\s+and \(user_id in \(select identifier_value", log))
 
     # What the last batch's run rewrote in the incremental profile models (the rest was kept).
     rewritten = {}
@@ -170,6 +173,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict:
             ("new_events", "restitched_events", "new_or_restitched", "touched_sessions", "touched_daily"),
             last_batch, strict=True)),
         "logged": logged, "per_profile": per_profile, "identity_copy": identity_copy, "identity_copies": copies,
+        "consent_filters": consent_filters,
         # Erased identifiers leave identity_map and the copy in the erasure itself, which deletes their
         # profiles' rows everywhere: the profiles of the rows added, and of the rows removed whose
         # identifier is still mapped (moved, merged, seen again).
@@ -241,3 +245,13 @@ def test_the_last_batch_rewrote_the_traits_of_the_changed_profiles_only(builds: 
     written, held = builds["per_profile"]["profiles.profile_traits"]
     assert builds["logged"] & held <= written
     assert 0 < len(written) < len(held) * 0.8, (len(written), len(held))
+
+
+def test_the_consent_history_filters_the_consent_events_before_reading_their_json(builds: dict) -> None:
+    """Each incremental run after the first build reads the consent decisions of the changed profiles
+    only: their identifiers filter the consent events before the JSON is cut into a row per purpose
+    (not the decisions after). The rows are those of a full build (test_batches_equal_one_full_build)
+    and the changed profiles' rows are rewritten (test_the_last_batch_rewrote_exactly_the_changed_profiles)."""
+    rewritten, held = builds["per_profile"]["profiles.profile_consent_history"]
+    assert rewritten and len(rewritten) < len(held), (len(rewritten), len(held))
+    assert builds["consent_filters"] == len(CUTS), builds["consent_filters"]
