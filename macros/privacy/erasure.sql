@@ -671,14 +671,13 @@
 
                 )
 
-                {#- One scan per condition, unioned: or-ed `in (subquery)` conditions made DuckDB mark every
-                    row against every subquery (1.3 s against 0.5 s on raw pages at L). #}
-                {%- for condition in conditions + ['rejection_reason is not null and ' ~ row_key ~ ' in (select _load_id, _file_name, _file_row_number from matched)'] %}
-                {{ 'union' if not loop.first }}
-                select _load_id, _file_name, _file_row_number{{ ', ' ~ key_column if key_column }}{{ ', ' ~ record_key if record_key }}
-                from {{ base }}
-                where {{ condition }}
-                {%- endfor %}
+                {#- One scan per condition (or-ed `in (subquery)` conditions made DuckDB mark every row
+                    against every subquery: 1.3 s against 0.5 s on raw pages at L), see rows_where_sql. #}
+                {{ segmentation.rows_where_sql(base,
+                    ['_load_id', '_file_name', '_file_row_number'] + ([key_column] if key_column else [])
+                    + ([record_key] if record_key else []),
+                    conditions + ['rejection_reason is not null and ' ~ row_key
+                        ~ ' in (select _load_id, _file_name, _file_row_number from matched)']) }}
             {%- endset -%}
             {%- set rows = segmentation.erasure_work_relation('erasure_rows__' ~ entry.base) -%}
             {%- do segmentation.erasure_create_table_as(rows, rows_sql) -%}

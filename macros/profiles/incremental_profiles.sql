@@ -233,9 +233,8 @@
             {%- set changed = segmentation.profile_events_changed_profiles_sql(changes.processed) -%}
             {%- set restitch = segmentation.profile_events_restitch_relation() -%}
             {%- do run_query('drop table if exists ' ~ restitch) -%}
-            {%- do run_query('create table ' ~ restitch ~ ' as select '
-                ~ segmentation.profile_events_restitch_columns() | join(', ') ~ ' from ' ~ this
-                ~ ' where profile_id in (' ~ changed ~ ')') -%}
+            {%- do run_query('create table ' ~ restitch ~ ' as ' ~ segmentation.rows_where_sql(
+                this, segmentation.profile_events_restitch_columns(), ['profile_id in (' ~ changed ~ ')'])) -%}
             {%- do run_query('delete from ' ~ this ~ ' where profile_id in (' ~ changed ~ ')') -%}
         {%- endif -%}
     {%- endif -%}
