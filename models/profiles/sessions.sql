@@ -28,12 +28,6 @@ with
     timeout before a change, and started at most the longest session's duration before it ended. #}
 {%- set sessions_from = segmentation.sessions_resume_bound(bounds.partial_from, timeout_minutes) %}
 
-all_events as (
-
-    select * from {{ ref('int_profiles__events') }}
-
-),
-
 changes as (
 
     select
@@ -58,23 +52,16 @@ kept_sessions as (
 
 changed_events as (
 
-    select all_events.*
-    from all_events
-    inner join changes
-        on all_events.profile_id = changes.profile_id
-    where
-        changes.changed_from is not null
-        and all_events.event_at >= {{ sessions_from }}
-    union all
-    select all_events.*
-    from all_events
-    inner join changes
-        on all_events.profile_id = changes.profile_id
-    where
-        changes.changed_from is null
-        {%- if bounds.whole_processed_after %}
-        and all_events._processed_at > {{ bounds.whole_processed_after }}
-        {%- endif %}
+    {#- The events of the changed profiles: found by profile_id and time, then read whole
+        (rows_where_sql). A profile's changes row has a bound (changed_from) or none (the whole
+        profile). #}
+    {{ segmentation.rows_where_sql(ref('int_profiles__events'), ['*'], [
+        'profile_id in (select profile_id from ' ~ segmentation.profile_changes_relation()
+            ~ ' where changed_from is not null) and event_at >= ' ~ sessions_from,
+        'profile_id in (select profile_id from ' ~ segmentation.profile_changes_relation()
+            ~ ' where changed_from is null)'
+            ~ (' and _processed_at > ' ~ bounds.whole_processed_after if bounds.whole_processed_after else ''),
+    ]) }}
 
 ),
 
