@@ -194,14 +194,61 @@
     {%- set diff = segmentation.profile_work_relation('identity_map__diff') -%}
     {%- do run_query('drop table if exists ' ~ diff) -%}
     {%- if is_incremental() -%}
-        {%- set columns = segmentation.identity_map_copy_columns() -%}
-        {%- do run_query('create table ' ~ diff ~ " as select 'added' as side, added.* from ("
-            ~ 'select ' ~ columns ~ ' from ' ~ ref('identity_map') ~ ' except select ' ~ columns ~ ' from ' ~ previous
-            ~ ") as added union all select 'removed' as side, removed.* from ("
-            ~ 'select ' ~ columns ~ ' from ' ~ previous ~ ' except select ' ~ columns ~ ' from ' ~ ref('identity_map')
-            ~ ') as removed') -%}
+        {%- do run_query('create table ' ~ diff ~ ' as ' ~ segmentation.identity_map_diff_sql(ref('identity_map'), previous)) -%}
     {%- endif -%}
     {{ return('') }}
+{%- endmacro %}
+
+
+{#
+    SQL for the rows of `current` (identity_map) and `previous` (its copy) that differ, as the two-way
+    set difference of the copied columns: side 'added' for a row of `current` that `previous` lacks,
+    'removed' for a row of `previous` that `current` lacks; a changed row is both. One full outer join
+    on the key (identifier_type, identifier_value: never null, one row per key on both sides) finds
+    them, where two `except`s built a hash table of every column of each side: at L, 3.8 M rows on a
+    side, 1.0 to 1.2 s against 2.2 to 2.5 s (single queries; the same rows with or without changes).
+#}
+{% macro identity_map_diff_sql(current, previous) -%}
+    {%- set key = ['identifier_type', 'identifier_value'] -%}
+    {%- set compared = [] -%}
+    {%- for column in segmentation.identity_map_copy_columns().split(',') if column.strip() not in key -%}
+        {%- do compared.append(column.strip()) -%}
+    {%- endfor -%}
+    with
+
+    joined as (
+
+        select
+            current_rows.identifier_type is not null as in_current,
+            previous_rows.identifier_type is not null as in_previous,
+            {%- for column in key + compared %}
+            current_rows.{{ column }} as current_{{ column }},
+            previous_rows.{{ column }} as previous_{{ column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ current }} as current_rows
+        full outer join {{ previous }} as previous_rows
+            on
+                current_rows.identifier_type = previous_rows.identifier_type
+                and current_rows.identifier_value = previous_rows.identifier_value
+        where
+            current_rows.identifier_type is null
+            or previous_rows.identifier_type is null
+            {%- for column in compared %}
+            or current_rows.{{ column }} is distinct from previous_rows.{{ column }}
+            {%- endfor %}
+
+    )
+
+    {% for side, flag, prefix in [('added', 'in_current', 'current_'), ('removed', 'in_previous', 'previous_')] -%}
+    {{ 'union all' if not loop.first }}
+    select
+        '{{ side }}' as side,
+        {%- for column in key + compared %}
+        {{ prefix ~ column }} as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from joined
+    where {{ flag }}
+    {% endfor %}
 {%- endmacro %}
 
 
