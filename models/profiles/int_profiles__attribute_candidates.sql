@@ -12,9 +12,11 @@
       lifecycle_stage  CRM contact (current)       derived: customer (has an order), lead (known), visitor
 
     Incremental by profile: the candidates of the profiles int_profiles__mart_changes logged since are
-    gathered again (macros/profiles/incremental_marts.sql).
+    gathered again (macros/profiles/incremental_marts.sql); their identifies are the staged view's SQL
+    with the changed identifiers as a filter before the traits JSON is read (macros/staging/identifies.sql).
 -#}
 /* depends_on: {{ ref('privacy_suppressions') }} {{ ref('int_profiles__mart_changes') }} */
+/* depends_on: {{ ref('base_segment__identifies') }} */
 {{ config(
     pre_hook="{{ segmentation.profile_mart_prepare() }}",
     post_hook="{{ segmentation.profile_changes_finish(this.identifier ~ '__changes') }}",
@@ -46,21 +48,31 @@ crm_contacts as (
 
 ),
 
+staged_identifies as (
+
+    {#- Incremental: the identifies of the changed profiles' identifiers, filtered before their traits
+        JSON is read (macros/staging/identifies.sql). #}
+    {%- if is_incremental() %}
+    {{ segmentation.identifies_sql(
+        "user_id in (" ~ segmentation.changed_identifiers_sql('user_id') ~ ")"
+        ~ " or anonymous_id in (" ~ segmentation.changed_identifiers_sql('anonymous_id') ~ ")"
+    ) | indent(4) }}
+    {%- else %}
+    select * from {{ ref('stg_segment__identifies') }}
+    {%- endif %}
+
+),
+
 identifies as (
 
     select
         identifies.*,
         coalesce(user_map.profile_id, anonymous_map.profile_id) as profile_id
-    from {{ ref('stg_segment__identifies') }} as identifies
+    from staged_identifies as identifies
     left join identity_map as user_map
         on user_map.identifier_type = 'user_id' and identifies.user_id = user_map.identifier_value
     left join identity_map as anonymous_map
         on anonymous_map.identifier_type = 'anonymous_id' and identifies.anonymous_id = anonymous_map.identifier_value
-    {%- if is_incremental() %}
-    where
-        identifies.user_id in ({{ segmentation.changed_identifiers_sql('user_id') }})
-        or identifies.anonymous_id in ({{ segmentation.changed_identifiers_sql('anonymous_id') }})
-    {%- endif %}
 
 ),
 
