@@ -142,9 +142,10 @@
 {%- endmacro %}
 
 
-{% macro cc_create_table_as(relation, sql) -%}
+{#- `relation` a relation, or with temporary=true the name of a temporary table of the connection. -#}
+{% macro cc_create_table_as(relation, sql, temporary=false) -%}
     drop table if exists {{ relation }};
-    create table {{ relation }} as {{ sql }}
+    create {{ 'temporary ' if temporary }}table {{ relation }} as {{ sql }}
 {%- endmacro %}
 
 
@@ -296,14 +297,18 @@
 
     {%- set prefix = this.identifier ~ '__delta' -%}
     {%- set rel = {} -%}
-    {%- for name in ['current_nodes', 'current_edges', 'dirty', 'recompute', 'lifted', 'lifted_nodes'] -%}
+    {#- recompute and lifted_nodes are read by the models after the components, in the work schema; the
+        others only by this run, as temporary tables (cc_delta_scratch). -#}
+    {%- for name in ['recompute', 'lifted_nodes'] -%}
         {%- do rel.update({name: work.incorporate(path={'identifier': prefix ~ '_' ~ name})}) -%}
     {%- endfor -%}
+    {%- do rel.update(segmentation.cc_delta_scratch(prefix)) -%}
     {%- do adapter.create_schema(work) -%}
-    {%- do run_query(segmentation.cc_create_table_as(rel.current_nodes, 'select distinct node_id from ' ~ nodes_relation ~ ' as nodes')) -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.current_nodes, 'select distinct node_id from ' ~ nodes_relation ~ ' as nodes',
+        temporary=true)) -%}
     {%- do run_query(segmentation.cc_create_table_as(rel.current_edges,
         'select distinct least(node_a, node_b) as node_a, greatest(node_a, node_b) as node_b from '
-        ~ edges_relation ~ ' as edges where node_a <> node_b')) -%}
+        ~ edges_relation ~ ' as edges where node_a <> node_b', temporary=true)) -%}
     {%- set dirty_sql -%}
         select distinct previous.component_id
         from {{ previous }} as previous
@@ -323,7 +328,7 @@
             where current_nodes.node_id is null
         ) as touched on previous.node_id = touched.node_id
     {%- endset -%}
-    {%- do run_query(segmentation.cc_create_table_as(rel.dirty, dirty_sql)) -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.dirty, dirty_sql, temporary=true)) -%}
     {#- Nodes recomputed from scratch: current nodes of dirty components, and nodes new in this run. -#}
     {%- set recompute_sql -%}
         select current_nodes.node_id
@@ -353,7 +358,7 @@
             or recompute_a.node_id is not null
             or recompute_b.node_id is not null
     {%- endset -%}
-    {%- do run_query(segmentation.cc_create_table_as(rel.lifted, lifted_sql)) -%}
+    {%- do run_query(segmentation.cc_create_table_as(rel.lifted, lifted_sql, temporary=true)) -%}
     {%- do run_query(segmentation.cc_create_table_as(rel.lifted_nodes,
         'select node_a as node_id from ' ~ rel.lifted ~ ' union select node_b from ' ~ rel.lifted)) -%}
     {%- set counts = run_query('select (select count(*) from ' ~ rel.recompute ~ '), (select count(*) from '
@@ -389,14 +394,36 @@
 
 
 {#
+    The scratch tables of an incremental run that only the run itself reads (the current nodes and
+    edges, the dirty components, the lifted edges), by name: temporary tables of the model's
+    connection, neither written to the database file nor left for its next checkpoint. At L the
+    current nodes and edges are 3.8 M and 6.5 M rows on every run, new data or not. cc_save_snapshot
+    drops them.
+#}
+{% macro cc_delta_scratch(prefix) -%}
+    {%- set scratch = {} -%}
+    {%- for name in ['current_nodes', 'current_edges', 'dirty', 'lifted'] -%}
+        {%- do scratch.update({name: prefix ~ '_' ~ name}) -%}
+    {%- endfor -%}
+    {{ return(scratch) }}
+{%- endmacro %}
+
+
+{#
     Keeps this run's kept links for the next incremental run: a post-hook of the components model,
-    so the snapshot only advances when the components table was written.
+    so the snapshot only advances when the components table was written. Drops the run's temporary
+    scratch tables (cc_delta_scratch), and the work-schema tables of the same names that versions
+    before them left.
 #}
 {% macro cc_save_snapshot(links_model, snapshot_identifier) %}
     {%- set edges_relation = '(select node_a, node_b from ' ~ ref(links_model) ~ ' where is_kept)' -%}
     {%- set work = this.incorporate(path={'schema': this.schema ~ '_work'}) -%}
     {%- set snapshot = work.incorporate(path={'identifier': snapshot_identifier}) -%}
     {%- do adapter.create_schema(work) -%}
+    {%- for name in segmentation.cc_delta_scratch(this.identifier ~ '__delta').values() -%}
+        {%- do run_query('drop table if exists ' ~ name) -%}
+        {%- do run_query('drop table if exists ' ~ work.incorporate(path={'identifier': name})) -%}
+    {%- endfor -%}
     {{ segmentation.cc_create_table_as(snapshot,
         'select distinct least(node_a, node_b) as node_a, greatest(node_a, node_b) as node_b from '
         ~ edges_relation ~ ' as edges where node_a <> node_b') }}
