@@ -47,6 +47,20 @@
 {%- endmacro %}
 
 
+{#- `not materialized` for a CTE that several parts of a query read but that is cheaper to compute again in
+    each (a projection of a large table), where the engine supports it (DuckDB, PostgreSQL 12+). -#}
+{% macro inlined_cte() -%}
+    {{ return(adapter.dispatch('inlined_cte', 'segmentation')()) }}
+{%- endmacro %}
+
+{% macro default__inlined_cte() -%}
+    not materialized
+{%- endmacro %}
+
+{% macro spark__inlined_cte() -%}
+{%- endmacro %}
+
+
 {#-
     SQL selecting `columns` (a list) of the rows of `relation` that meet any of `conditions` (a list), for
     conditions that keep few of many rows (a key in a small set). A row meeting several conditions comes
