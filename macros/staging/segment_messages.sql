@@ -20,11 +20,11 @@
     Only a message id that comes more than once has deliveries to rank: the ranks are computed over those
     rows alone (narrow: the raw row's address and its rank) and joined back to every row; every other row's
     rank is 1. A window over all rows sorts every column of every row: at L (raw pages, 12.8 M rows, 122 k
-    repeated message ids with 245 k rows, 2 threads, 6 GB) the full build's query took 88 to 97 s with
-    it and 58 to 60 s this way; the same query without any rank took 41 s. The CTEs up to `checked` are
-    inlined where the engine would compute them once (DuckDB does for a CTE several parts read), which cost
-    more than reading the raw table again (68 s); in an incremental run `source` is computed once, since
-    it is a few rows found through a join.
+    repeated message ids with 245 k rows, 2 threads, 6 GB) the full build's query took 78 to 97 s with
+    it and 55 to 60 s this way (raw tracks, 13.1 M rows: 87 against 58 s); the same query without any
+    rank took 41 s. The CTEs up to `checked` are inlined where the engine would compute them once
+    (DuckDB does for a CTE several parts read): computed once, the query took 86 s. In an incremental
+    run `source` is computed once, since it is a few rows found through a join.
 #}
 {% macro classify_segment_messages(source_relation, payload_column, extra_columns=[], event_name_column=none) %}
 {%- set max_skew = var('max_clock_skew_minutes') -%}
