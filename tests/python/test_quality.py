@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from datetime import date
 
 import duckdb
@@ -210,6 +211,59 @@ def test_large_datasets_validated_in_parts_give_the_same_outcomes(
     assert summary(parted) == summary(whole)
     assert not all(o.success for o in parted.outcomes)
 
+
+
+def test_the_next_part_is_fetched_while_this_one_validates_and_at_most_two_are_alive() -> None:
+    """DuckDB fetches part i + 1 in a thread while the caller validates part i; it starts part i + 2
+    only once the caller is done with part i, so memory holds two parts, never more."""
+    started: list[tuple[int, int]] = []  # (part, parts the caller was done with when it started)
+    done: list[int] = []
+    fetching = [threading.Event() for _ in range(6)]
+
+    def parts():
+        for part in range(6):
+            started.append((part, len(done)))
+            fetching[part].set()
+            yield part
+
+    seen = []
+    for part in runner._fetched_ahead(parts()):
+        if part < 5:
+            assert fetching[part + 1].wait(timeout=30), f"part {part + 1} was not fetched during part {part}"
+        seen.append(part)
+        done.append(part)
+    assert seen == list(range(6))
+    assert [part for part, _ in started] == list(range(6))
+    assert all(done_then >= part - 1 for part, done_then in started), started
+
+
+def test_a_failed_fetch_is_raised_in_the_caller_and_closing_stops_the_thread() -> None:
+    def failing():
+        yield "first part"
+        raise duckdb.CatalogException("Catalog Error: Table with name missing_table does not exist!")
+
+    seen = []
+    with pytest.raises(duckdb.CatalogException, match="missing_table"):
+        for part in runner._fetched_ahead(failing()):
+            seen.append(part)
+    assert seen == ["first part"]
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            part = 0
+            while True:
+                yield part
+                part += 1
+        finally:
+            closed.set()
+
+    ahead = runner._fetched_ahead(endless())
+    assert next(ahead) == 0
+    ahead.close()
+    assert closed.is_set()  # the source generator was closed (its query cursor with it)
+    assert not [thread for thread in threading.enumerate() if thread.name == "quality-fetch"]
 
 # --------------------------------------------------------------------------------------------------
 # Incremental validation: only the rows of loads not validated before (plus, for uniqueness, the
