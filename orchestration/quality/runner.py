@@ -217,7 +217,8 @@ def _duckdb_batches(context, target: Target, windows: dict[str, _Window]) -> Ite
     (`_fetched_ahead`): at most two parts are in memory."""
     source = context.data_sources.add_pandas("warehouse")
     with connect(target) as warehouse:
-        parts = _fetched_ahead(_duckdb_parts(warehouse.connection.cursor(), target, windows))
+        cursor = warehouse.connection.cursor()  # the fetching thread's own handle on the connection
+        parts = _fetched_ahead(_duckdb_parts(cursor, target, windows))
         try:
             for part in parts:
                 asset = source.add_dataframe_asset(part.name)
@@ -225,7 +226,8 @@ def _duckdb_batches(context, target: Target, windows: dict[str, _Window]) -> Ite
                              {"dataframe": part.frame}, part.name, part.run)
                 del part
         finally:
-            parts.close()
+            parts.close()  # stops the thread before its cursor closes
+            cursor.close()
 
 
 @dataclass

@@ -212,7 +212,6 @@ def test_large_datasets_validated_in_parts_give_the_same_outcomes(
     assert not all(o.success for o in parted.outcomes)
 
 
-
 def test_the_next_part_is_fetched_while_this_one_validates_and_at_most_two_are_alive() -> None:
     """DuckDB fetches part i + 1 in a thread while the caller validates part i; it starts part i + 2
     only once the caller is done with part i, so memory holds two parts, never more."""
@@ -238,6 +237,9 @@ def test_the_next_part_is_fetched_while_this_one_validates_and_at_most_two_are_a
 
 
 def test_a_failed_fetch_is_raised_in_the_caller_and_closing_stops_the_thread() -> None:
+    """A query that fails in the fetching thread fails the run, after the parts fetched before it; a run
+    that stops early (an error while validating) stops the thread and closes the parts' source."""
+
     def failing():
         yield "first part"
         raise duckdb.CatalogException("Catalog Error: Table with name missing_table does not exist!")
@@ -262,8 +264,9 @@ def test_a_failed_fetch_is_raised_in_the_caller_and_closing_stops_the_thread() -
     ahead = runner._fetched_ahead(endless())
     assert next(ahead) == 0
     ahead.close()
-    assert closed.is_set()  # the source generator was closed (its query cursor with it)
+    assert closed.is_set()  # the source generator was closed
     assert not [thread for thread in threading.enumerate() if thread.name == "quality-fetch"]
+
 
 # --------------------------------------------------------------------------------------------------
 # Incremental validation: only the rows of loads not validated before (plus, for uniqueness, the
