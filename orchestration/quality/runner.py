@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,42 +273,17 @@ def _fetched_ahead(items: Iterator[_Part]) -> Iterator[_Part]:
     """`items`, the next one produced in a background thread while the caller works on this one.
 
     DuckDB runs a query without holding Python's lock, so its fetch of the next part overlaps Great
-    Expectations' validation of this one (pandas, mostly one core). The thread starts an item only
-    when at most one other is alive (the one the caller holds), so memory holds two parts at most.
-    An error in the thread is raised here, in the caller; closing this generator stops the thread."""
-    slots = threading.Semaphore(2)
-    handoff: queue.Queue = queue.Queue()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            while True:
-                slots.acquire()
-                if stop.is_set():
-                    return
-                item = next(items, _END)
-                handoff.put(item)
-                if item is _END:
-                    return
-        except BaseException as error:  # handed to the caller, raised there
-            handoff.put(error)
-
-    thread = threading.Thread(target=produce, name="quality-fetch", daemon=True)
-    thread.start()
+    Expectations' validation of this one (pandas, mostly one core). One fetch runs at a time and starts
+    when the caller takes the part before it, so memory holds two parts at most. An error in the fetch
+    is raised here, in the caller; closing this generator waits for the running fetch and stops."""
     try:
-        while True:
-            item = handoff.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            del item
-            slots.release()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quality-fetch") as fetcher:
+            pending = fetcher.submit(next, items, _END)
+            while (item := pending.result()) is not _END:
+                pending = fetcher.submit(next, items, _END)
+                yield item
+                del item
     finally:
-        stop.set()
-        slots.release()  # a thread waiting for a slot sees `stop` and returns
-        thread.join()
         items.close()
 
 

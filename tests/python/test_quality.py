@@ -265,7 +265,7 @@ def test_a_failed_fetch_is_raised_in_the_caller_and_closing_stops_the_thread() -
     assert next(ahead) == 0
     ahead.close()
     assert closed.is_set()  # the source generator was closed
-    assert not [thread for thread in threading.enumerate() if thread.name == "quality-fetch"]
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("quality-fetch")]
 
 
 # --------------------------------------------------------------------------------------------------
