@@ -10,6 +10,7 @@
     pre_hook="{{ segmentation.identity_identifiers_prepare() }}",
     post_hook="{{ segmentation.identity_identifiers_finish() }}",
 ) }}
+{%- set regex_rules = segmentation.identity_blocklist_regex_rules() %}
 with
 
 observations as (
@@ -59,6 +60,8 @@ exact_hits as (
 
 regex_hits as (
 
+    {%- if regex_rules is none %}
+
     select
         identifiers.identifier_type,
         identifiers.identifier_value,
@@ -69,6 +72,34 @@ regex_hits as (
         blocklist.match_type = 'regex'
         and blocklist.identifier_type in ('*', identifiers.identifier_type)
         and {{ segmentation.regex_matches('lower(identifiers.identifier_value)', 'blocklist.pattern') }}
+    {%- elif regex_rules | length == 0 %}
+
+    select
+        identifier_type,
+        identifier_value,
+        cast(null as {{ dbt.type_string() }}) as block_reason
+    from identifiers
+    where 1 = 0
+    {%- else %}
+    {#- One branch per rule, its pattern a literal (macros/identity/identifier_links.sql). #}
+    {%- for rule in regex_rules %}
+
+    select
+        identifier_type,
+        identifier_value,
+        {{ segmentation.sql_string('regex "' ~ rule.pattern ~ '": ' ~ rule.reason) }} as block_reason
+    from identifiers
+    where
+        {{ segmentation.regex_matches('lower(identifier_value)', segmentation.sql_string(rule.pattern)) }}
+        {%- if rule.identifier_type != '*' %}
+        and identifier_type = {{ segmentation.sql_string(rule.identifier_type) }}
+        {%- endif %}
+    {%- if not loop.last %}
+
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- endif %}
 
 ),
 

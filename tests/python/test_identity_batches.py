@@ -4,6 +4,7 @@ are logged in profile_merges, and a retired id is never issued again."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -280,5 +281,49 @@ def test_a_blocklist_change_rebuilds_the_inputs(batched: dict) -> None:
     assert [row[7] for row in rebuilt["identifiers"] if row[0] == node_id] == [True]
     assert not [row for row in rebuilt["links"] if node_id in (row[0], row[1])]
 
+    _dbt(project, database, work, "build", "--full-refresh", *SELECTION)
+    assert _inputs(database) == rebuilt
+
+
+def test_regex_rules_match_as_literals_with_quotes_and_backslashes(batched: dict) -> None:
+    """The blocklist's regex rules reach the warehouse as literals (one compile per rule, not per row):
+    a pattern and a reason with a quote and a backslash match and read as written, a typed rule
+    leaves other types alone, and the rebuilt identifiers equal a full refresh's."""
+    work = batched["work"]
+    project = copy_project(work / "project_regex")
+    database = work / "regex.duckdb"
+    shutil.copy(batched["incremental"], database)
+    with duckdb.connect(str(database), read_only=True) as connection:
+        value = connection.execute(
+            """
+            select identifier_value from identity.int_identity__identifiers
+            where identifier_type = 'email' and not is_blocked
+              and regexp_matches(identifier_value, '^[a-vx-z][a-z0-9._-]*@[a-z0-9.-]+$')
+            order by identifier_value
+            limit 1
+            """
+        ).fetchone()[0]
+    # \w stands for the first letter: without its backslash the pattern would need a literal "w".
+    pattern = "^(o'neil@example\\.com|\\w" + re.escape(value[1:]) + ")$"
+    blocklist = project / "seeds" / "identity_blocklist.csv"
+    blocklist.write_text(
+        blocklist.read_text()
+        + f"email,regex,{pattern},pytest: the quote's rule\n"
+        # Sorts first: were the type ignored, the email's block_reason (the least reason) would be this one.
+        + f"phone,regex,{pattern},pytest: a rule for phones only\n"
+    )
+
+    _dbt(project, database, work, "build", *SELECTION)
+    compiled = next((work / "target_project_regex" / "compiled").rglob("int_identity__identifiers.sql")).read_text()
+    assert "'" + pattern.replace("'", "''") + "'" in compiled
+    assert "cross join" not in compiled
+    with duckdb.connect(str(database), read_only=True) as connection:
+        hits = connection.execute(
+            "select identifier_type, identifier_value, block_reason from identity.int_identity__identifiers "
+            "where block_reason like '%pytest%'"
+        ).fetchall()
+    assert hits == [("email", value, f'regex "{pattern}": pytest: the quote\'s rule')]
+
+    rebuilt = _inputs(database)
     _dbt(project, database, work, "build", "--full-refresh", *SELECTION)
     assert _inputs(database) == rebuilt
